@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internals of the NBD server, shared by its modules (not installed). */
+#pragma once
+
+#include <sys/uio.h>
+
+#include <xenmig/nbd-server.h>
+#include "storage-mirror/tls.h"
+
+/* How long a client may take from connecting to the end of option
+ * haggling (TLS handshake included) before it is dropped. */
+#define XM_NBD_HANDSHAKE_TIMEOUT_MS 30000
+
+struct _XmNbdServer {
+    /* immutable after xm_nbd_server_new() */
+    char *image_path;
+    char *export_name;
+    gboolean readonly;
+    gboolean verify_peer;
+    guint max_connections;
+    int image_fd;
+    guint64 size;
+    gboolean is_blockdev;
+    XmTlsCreds *tls;            /* NULL: plaintext */
+
+    /* what the image's file system turned out not to support */
+    gint no_punch;
+    gint no_zero_range;
+
+    /* listeners; touched only before start and after the accept thread
+     * ended */
+    GArray *listen_fds;         /* int */
+    char *unix_path;
+    int wake_fd;                /* eventfd waking the accept thread */
+    GThread *accept_thread;
+
+    GMutex lock;                /* protects what follows */
+    GList *conns;               /* XmNbdConn*, live and finished */
+    guint n_live;
+    gboolean started;
+    gboolean stopping;
+    gboolean stopped;
+
+    GMutex hook_mutex;          /* protects what follows */
+    GCond hook_cond;
+    XmNbdWriteHook hook;
+    gpointer hook_data;
+    guint hook_active;          /* hook calls running now */
+    gboolean hook_switching;    /* a set_write_hook() is waiting */
+};
+
+typedef struct {
+    XmNbdServer *server;
+    int fd;                     /* -1 once closed (under server->lock) */
+    XmTlsSession *tls;
+    GThread *thread;
+    gboolean finished;          /* under server->lock */
+    guint64 id;
+
+    /* negotiated state */
+    gboolean no_zeroes;
+    gboolean structured;
+    gboolean meta_base_alloc;
+    gint64 deadline;            /* monotonic µs; 0 once transmitting */
+} XmNbdConn;
+
+/* nbd-server-io.c: blocking I/O on a connection, plaintext or TLS.
+ * Every function returns FALSE when the connection is unusable. */
+gboolean xm_nbd_conn_read(XmNbdConn *c, void *buf, gsize len);
+gboolean xm_nbd_conn_discard(XmNbdConn *c, guint64 len);
+gboolean xm_nbd_conn_writev(XmNbdConn *c, const struct iovec *iov, int n);
+gboolean xm_nbd_conn_write(XmNbdConn *c, const void *buf, gsize len);
+
+/* nbd-server-handshake.c: returns TRUE when the client entered the
+ * transmission phase, FALSE when the connection must be closed. */
+gboolean xm_nbd_conn_handshake(XmNbdConn *c);
+guint16 xm_nbd_server_transmission_flags(XmNbdServer *s);
+
+/* nbd-server-transmit.c: serves requests until the client disconnects
+ * or breaks the protocol. */
+void xm_nbd_conn_transmit(XmNbdConn *c);
+
+/* nbd-server-image.c: operations on the image; return 0 or an errno. */
+typedef struct {
+    guint64 length;
+    guint32 flags;              /* NBD_STATE_HOLE | NBD_STATE_ZERO */
+} XmNbdExtent;
+
+int xm_nbd_image_extents(XmNbdServer *s, guint64 offset, guint64 length,
+                         guint max_extents, GArray *extents);
+int xm_nbd_image_pread(XmNbdServer *s, void *buf, gsize len, guint64 offset);
+int xm_nbd_image_pwrite(XmNbdServer *s, const void *buf, gsize len,
+                        guint64 offset);
+/* *@changed tells whether the range was modified (a trim the file system
+ * cannot do changes nothing). */
+int xm_nbd_image_zero(XmNbdServer *s, guint64 offset, guint64 length,
+                      gboolean may_punch, gboolean fast);
+int xm_nbd_image_trim(XmNbdServer *s, guint64 offset, guint64 length,
+                      gboolean *changed);
+int xm_nbd_image_flush(XmNbdServer *s);
+guint32 xm_nbd_errno_to_wire(int err);
+
+/* nbd-server.c: runs the write hook, if any; FALSE means it failed. */
+gboolean xm_nbd_server_run_hook(XmNbdServer *s, XmNbdWriteKind kind,
+                                guint64 offset, guint64 length,
+                                const void *data);
+
+/* Serves one already-connected client on the calling thread and closes
+ * @fd; for the fuzzer and for callers that accept connections
+ * themselves. */
+void xm_nbd_server_serve_fd(XmNbdServer *s, int fd);
