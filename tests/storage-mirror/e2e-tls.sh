@@ -1,0 +1,70 @@
+#!/bin/bash
+# `xenmig-mirror copy` to our own `xenmig-mirror serve --tls-dir` with
+# certtool-made certificates.  One case per run:
+#   right          nbds://127.0.0.1:PORT/disk with the right CA and client cert: works, identical
+#   unix           nbds+unix:///disk?socket=PATH: works, identical
+#   verify         copy --verify: exit 0 and a report of successful verification
+#   wrong-ca       client certificate and CA from an unrelated CA: refused, image untouched
+#   no-client-cert the right CA but no client certificate: refused (server verifies clients)
+#   plaintext      nbd:// (no TLS) against the TLS server: refused, image untouched
+. "$(dirname "$0")/e2e-lib.sh"
+need certtool
+need_tool
+
+case=${1:-right}
+bash "$XM_SRCDIR/tests/storage-mirror/e2e-certs.sh" "$T/pki" >"$T/certs.log" 2>&1 ||
+    fail "making certificates failed" "$T/certs.log"
+
+make_mixed_image "$T/src.img" 16 6
+truncate -s 16M "$T/dst.img"
+empty=$(sha "$T/dst.img")
+
+if [ "$case" = unix ]; then
+    start_serve "$T/dst.img" "$T/serve.out" --unix "$T/dst.sock" --export disk --tls-dir "$T/pki/server"
+    uri="nbds+unix:///disk?socket=$T/dst.sock"
+else
+    start_serve "$T/dst.img" "$T/serve.out" --listen 127.0.0.1:0 --export disk --tls-dir "$T/pki/server"
+    uri="nbds://127.0.0.1:$SERVE_PORT/disk"
+fi
+log "serving on $uri"
+
+copy() { # tls-dir-or-empty uri extra-args...
+    local dir=$1 u=$2; shift 2
+    local a=()
+    [ -z "$dir" ] || a=(--tls-dir "$T/pki/$dir")
+    rc=0
+    timeout 60 "$XM" copy "$T/src.img" "$u" "${a[@]}" "$@" >"$T/copy.out" 2>"$T/copy.err" || rc=$?
+    [ "$rc" -ne 124 ] || fail "copy hung (60 s)" "$T/copy.err" "$T/serve.out.err"
+}
+
+expect_refused() { # what
+    [ "$rc" -eq 1 ] || fail "$1: copy exited $rc, expected 1 (refused)" "$T/copy.err" "$T/serve.out.err"
+    grep -q '^xenmig-mirror: ' "$T/copy.err" || fail "$1: no \"xenmig-mirror: \" message" "$T/copy.err"
+    kill -0 "$SERVE_PID" 2>/dev/null || fail "$1: the server died" "$T/serve.out.err"
+    [ "$(sha "$T/dst.img")" = "$empty" ] || fail "$1: the destination image was written"
+}
+
+case $case in
+    right|unix)
+        copy client "$uri"
+        [ "$rc" -eq 0 ] || fail "TLS copy exited $rc" "$T/copy.err" "$T/serve.out.err"
+        stop_pid "$SERVE_PID"
+        assert_identical "$T/src.img" "$T/dst.img" "$T/copy.err"
+        ;;
+    verify)
+        copy client "$uri" --verify
+        [ "$rc" -eq 0 ] || fail "copy --verify exited $rc" "$T/copy.err" "$T/serve.out.err"
+        grep -qi 'verif' "$T/copy.out" "$T/copy.err" ||
+            fail "copy --verify printed no verification report" "$T/copy.out" "$T/copy.err"
+        if grep -qiE 'mismatch|differ|fail' "$T/copy.out" "$T/copy.err"; then
+            fail "copy --verify reports a problem" "$T/copy.out" "$T/copy.err"
+        fi
+        stop_pid "$SERVE_PID"
+        assert_identical "$T/src.img" "$T/dst.img" "$T/copy.err"
+        ;;
+    wrong-ca)       copy wrongca "$uri"; expect_refused "wrong CA" ;;
+    no-client-cert) copy noclientcert "$uri"; expect_refused "no client certificate" ;;
+    plaintext)      copy "" "nbd://127.0.0.1:$SERVE_PORT/disk"; expect_refused "plaintext" ;;
+    *) fail "unknown case $case" ;;
+esac
+log "PASS ($case)"
