@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The domain model: the subset of libvirt's domain XML that xenmig accepts
- * for Xen PV, PVH and HVM guests, as plain C data. Parsed from and formatted
- * to XML with libxml2 (src/domain/domain-xml.c), converted to and from
- * libxl_domain_config (src/domain/domain-libxl.c).
+ * for Xen PV, PVH and HVM guests, as plain C data. Parsed from XML with
+ * libxml2 (src/domain/domain-parse.c), formatted back (domain-format.c),
+ * converted to libxl_domain_config (src/domain/domain-libxl.c). The accepted
+ * subset is documented in docs/domain-xml.rst.
  */
 #pragma once
 
@@ -160,6 +161,8 @@ typedef struct {
 
     /* Opaque XML kept verbatim and re-emitted: other <metadata> children. */
     char *metadata_xml;
+
+    char *emulator;               /* <devices><emulator>: device model; may be NULL */
 } XmDomainDef;
 
 void xm_domain_def_free(XmDomainDef *def);

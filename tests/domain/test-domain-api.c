@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Behaviour of the domain model API beyond the golden files. */
+#include "config.h"
+
+#include <string.h>
+
+#include <libxl.h>
+
+#include <xenmig/domain.h>
+#include <xenmig/error.h>
+#include "domain/domain-private.h"
+
+static const char *srcdir;
+
+static XmDomainDef *
+load(const char *name)
+{
+    g_autofree char *path = g_strdup_printf("%s/xml/%s.xml", srcdir, name);
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) err = NULL;
+    XmDomainDef *def;
+
+    g_assert_true(g_file_get_contents(path, &xml, NULL, &err));
+    def = xm_domain_def_parse_xml(xml, &err);
+    g_assert_no_error(err);
+    return def;
+}
+
+static void
+test_uuid_roundtrip(void)
+{
+    uint8_t uuid[16], back[16];
+    char str[37];
+
+    g_assert_true(xm_uuid_parse("4F5E1C2A-9b3d-4e6f-8a7b-0c1d2e3f4a5b", uuid));
+    xm_uuid_format(uuid, str);
+    g_assert_cmpstr(str, ==, "4f5e1c2a-9b3d-4e6f-8a7b-0c1d2e3f4a5b");
+    g_assert_true(xm_uuid_parse("4f5e1c2a9b3d4e6f8a7b0c1d2e3f4a5b", back));
+    g_assert_cmpmem(uuid, 16, back, 16);
+}
+
+static void
+test_uuid_bad(void)
+{
+    uint8_t uuid[16] = { 0 }, zero[16] = { 0 };
+
+    g_assert_false(xm_uuid_parse("", uuid));
+    g_assert_false(xm_uuid_parse("4f5e1c2a-9b3d-4e6f-8a7b-0c1d2e3f4a5", uuid));
+    g_assert_false(xm_uuid_parse("4f5e1c2a+9b3d-4e6f-8a7b-0c1d2e3f4a5b", uuid));
+    g_assert_false(xm_uuid_parse("gf5e1c2a-9b3d-4e6f-8a7b-0c1d2e3f4a5b", uuid));
+    g_assert_false(xm_uuid_parse(NULL, uuid));
+    /* A failed parse leaves the output alone. */
+    g_assert_cmpmem(uuid, 16, zero, 16);
+}
+
+static void
+test_uuid_generate(void)
+{
+    uint8_t a[16], b[16];
+
+    xm_uuid_generate(a);
+    xm_uuid_generate(b);
+    g_assert_true(memcmp(a, b, 16) != 0);
+    g_assert_cmpint(a[6] >> 4, ==, 4);          /* version 4 */
+    g_assert_cmpint(a[8] & 0xc0, ==, 0x80);     /* RFC 4122 variant */
+}
+
+static void
+test_missing_uuid_generated(void)
+{
+    const char *xml = "<domain type='xen'><name>n</name><memory>1024</memory>"
+                      "<os><type>xen</type></os></domain>";
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmDomainDef) a = xm_domain_def_parse_xml(xml, &err);
+    g_autoptr(XmDomainDef) b = xm_domain_def_parse_xml(xml, &err);
+    uint8_t zero[16] = { 0 };
+
+    g_assert_no_error(err);
+    g_assert_true(memcmp(a->uuid, zero, 16) != 0);
+    g_assert_true(memcmp(a->uuid, b->uuid, 16) != 0);
+    /* Defaults filled in for what the document left out. */
+    g_assert_cmpuint(a->current_memory_kib, ==, 1024);
+    g_assert_cmpuint(a->vcpus, ==, 1);
+    g_assert_cmpuint(a->max_vcpus, ==, 1);
+    g_assert_cmpint(a->on_reboot, ==, XM_LIFECYCLE_RESTART);
+    g_assert_cmpint(a->on_poweroff, ==, XM_LIFECYCLE_DESTROY);
+}
+
+static void
+test_copy_equal(void)
+{
+    const char *cases[] = { "hvm-basic", "other-metadata-preserved",
+                            "disks-file-block-qcow2-readonly-shareable",
+                            "interfaces-bridge-ethernet-mac-script-model" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(XmDomainDef) def = load(cases[i]);
+        g_autoptr(XmDomainDef) copy = xm_domain_def_copy(def);
+
+        g_assert_true(xm_domain_def_equal(def, copy));
+        /* Deep: changing the copy leaves the original alone. */
+        if (copy->ndisks) {
+            copy->disks[0].target[0] = 'q';
+            g_assert_false(xm_domain_def_equal(def, copy));
+        }
+    }
+}
+
+static void
+test_passwd_needs_secure(void)
+{
+    g_autoptr(XmDomainDef) def = load("hvm-basic");
+    g_autofree char *plain = xm_domain_def_format_xml(def, -1, 0);
+    g_autofree char *secure = xm_domain_def_format_xml(def, -1, XM_DOMAIN_XML_SECURE);
+
+    g_assert_null(strstr(plain, "passwd"));
+    g_assert_nonnull(strstr(secure, "passwd='s3cr&lt;et&gt;'"));
+}
+
+static void
+test_live_id_and_port(void)
+{
+    g_autoptr(XmDomainDef) def = load("hvm-basic");
+    g_autofree char *live = NULL;
+    g_autofree char *inactive = NULL;
+    g_autoptr(XmDomainDef) back = NULL;
+    g_autoptr(GError) err = NULL;
+
+    def->vnc->port = 5907;   /* what the running domain got */
+    live = xm_domain_def_format_xml(def, 12, 0);
+    inactive = xm_domain_def_format_xml(def, 12, XM_DOMAIN_XML_INACTIVE);
+    g_assert_nonnull(strstr(live, "<domain type='xen' id='12'>"));
+    g_assert_nonnull(strstr(live, "port='5907' autoport='yes'"));
+    g_assert_nonnull(strstr(inactive, "<domain type='xen'>"));
+    g_assert_nonnull(strstr(inactive, "port='-1' autoport='yes'"));
+    /* Live XML is accepted back (virsh dumpxml | virsh define). */
+    back = xm_domain_def_parse_xml(live, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(back->vnc->port, ==, 5907);
+}
+
+static void
+test_to_libxl(void)
+{
+    g_autoptr(XmDomainDef) def = load("hvm-basic");
+    g_autoptr(GError) err = NULL;
+    libxl_domain_config cfg;
+
+    libxl_domain_config_init(&cfg);
+    g_assert_true(xm_domain_def_to_libxl(def, &cfg, NULL, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(cfg.c_info.type, ==, LIBXL_DOMAIN_TYPE_HVM);
+    g_assert_cmpstr(cfg.c_info.name, ==, "hvm-basic");
+    g_assert_cmpmem(libxl_uuid_bytearray(&cfg.c_info.uuid), 16, def->uuid, 16);
+    g_assert_cmpuint(cfg.b_info.max_memkb, ==, 2097152);
+    g_assert_cmpstr(cfg.b_info.u.hvm.boot, ==, "dcn");
+    g_assert_cmpint(cfg.num_disks, ==, 1);
+    g_assert_cmpint(cfg.disks[0].backend, ==, LIBXL_DISK_BACKEND_QDISK);
+    g_assert_cmpint(cfg.num_nics, ==, 1);
+    g_assert_cmpint(cfg.nics[0].nictype, ==, LIBXL_NIC_TYPE_VIF_IOEMU);
+    g_assert_cmpint(cfg.on_crash, ==, LIBXL_ACTION_ON_SHUTDOWN_RESTART);
+    libxl_domain_config_dispose(&cfg);
+}
+
+static void
+test_equal_detects_difference(void)
+{
+    g_autoptr(XmDomainDef) a = load("sim-metadata");
+    g_autoptr(XmDomainDef) b = load("sim-metadata");
+
+    g_assert_true(xm_domain_def_equal(a, b));
+    b->sim.heartbeat_ms++;
+    g_assert_false(xm_domain_def_equal(a, b));
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    srcdir = argc > 1 ? argv[1] : g_getenv("XENMIG_DOMAIN_TESTDIR");
+    g_assert_nonnull(srcdir);
+
+    g_test_add_func("/domain/uuid/roundtrip", test_uuid_roundtrip);
+    g_test_add_func("/domain/uuid/bad", test_uuid_bad);
+    g_test_add_func("/domain/uuid/generate", test_uuid_generate);
+    g_test_add_func("/domain/parse/missing-uuid-generated", test_missing_uuid_generated);
+    g_test_add_func("/domain/copy/equal", test_copy_equal);
+    g_test_add_func("/domain/format/passwd-needs-secure", test_passwd_needs_secure);
+    g_test_add_func("/domain/format/live-id-and-port", test_live_id_and_port);
+    g_test_add_func("/domain/libxl/hvm", test_to_libxl);
+    g_test_add_func("/domain/equal/detects-difference", test_equal_detects_difference);
+    return g_test_run();
+}
