@@ -162,6 +162,18 @@ print(total)
 EOF
 }
 
+# make_pki DIR: DIR/good holds a CA with server and client certificates (the
+# layout servers and libnbd clients read), DIR/wrongca the same from an
+# unrelated CA, DIR/noclientcert only the right CA certificate.
+make_pki() {
+    local mk=$XM_SRCDIR/tests/storage-mirror/make-certs.sh
+    bash "$mk" "$1/good" >"$1.log" 2>&1 &&
+        bash "$mk" "$1/wrongca" "unrelated CA" >>"$1.log" 2>&1 ||
+        fail "making certificates with certtool failed" "$1.log"
+    mkdir -p "$1/noclientcert"
+    cp "$1/good/ca-cert.pem" "$1/noclientcert/"
+}
+
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 assert_identical() { # src dest [logs...]

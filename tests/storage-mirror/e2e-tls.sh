@@ -1,6 +1,6 @@
 #!/bin/bash
 # `xenmig-mirror copy` to our own `xenmig-mirror serve --tls-dir` with
-# certtool-made certificates.  One case per run:
+# certtool-made certificates (make-certs.sh).  One case per run:
 #   right          nbds://127.0.0.1:PORT/disk with the right CA and client cert: works, identical
 #   unix           nbds+unix:///disk?socket=PATH: works, identical
 #   verify         copy --verify: exit 0 and a report of successful verification
@@ -12,18 +12,17 @@ need certtool
 need_tool
 
 case=${1:-right}
-bash "$XM_SRCDIR/tests/storage-mirror/e2e-certs.sh" "$T/pki" >"$T/certs.log" 2>&1 ||
-    fail "making certificates failed" "$T/certs.log"
+make_pki "$T/pki"
 
 make_mixed_image "$T/src.img" 16 6
 truncate -s 16M "$T/dst.img"
 empty=$(sha "$T/dst.img")
 
 if [ "$case" = unix ]; then
-    start_serve "$T/dst.img" "$T/serve.out" --unix "$T/dst.sock" --export disk --tls-dir "$T/pki/server"
+    start_serve "$T/dst.img" "$T/serve.out" --unix "$T/dst.sock" --export disk --tls-dir "$T/pki/good"
     uri="nbds+unix:///disk?socket=$T/dst.sock"
 else
-    start_serve "$T/dst.img" "$T/serve.out" --listen 127.0.0.1:0 --export disk --tls-dir "$T/pki/server"
+    start_serve "$T/dst.img" "$T/serve.out" --listen 127.0.0.1:0 --export disk --tls-dir "$T/pki/good"
     uri="nbds://127.0.0.1:$SERVE_PORT/disk"
 fi
 log "serving on $uri"
@@ -46,13 +45,13 @@ expect_refused() { # what
 
 case $case in
     right|unix)
-        copy client "$uri"
+        copy good "$uri"
         [ "$rc" -eq 0 ] || fail "TLS copy exited $rc" "$T/copy.err" "$T/serve.out.err"
         stop_pid "$SERVE_PID"
         assert_identical "$T/src.img" "$T/dst.img" "$T/copy.err"
         ;;
     verify)
-        copy client "$uri" --verify
+        copy good "$uri" --verify
         [ "$rc" -eq 0 ] || fail "copy --verify exited $rc" "$T/copy.err" "$T/serve.out.err"
         grep -qi 'verif' "$T/copy.out" "$T/copy.err" ||
             fail "copy --verify printed no verification report" "$T/copy.out" "$T/copy.err"
