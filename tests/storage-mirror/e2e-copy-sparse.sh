@@ -1,10 +1,12 @@
 #!/bin/bash
 # A full `copy` of an image of data, allocated zeros and holes (1 MiB runs)
-# sends zero runs as WRITE_ZEROES rather than data: progress reports sent=
-# close to the amount of real data, and the destination (a fresh sparse file
-# behind qemu-nbd) is identical and keeps the source's holes.
+# sends zero runs as WRITE_ZEROES rather than data: the destination server
+# (nbdkit file behind the stats filter) receives about as many bytes of
+# WRITE payload as the image has data, progress reports a matching sent=,
+# and the destination (a fresh sparse file) is identical and keeps the
+# source's holes.
 . "$(dirname "$0")/e2e-lib.sh"
-need qemu-nbd
+need nbdkit
 need_tool
 
 size=$((32 * MiB))
@@ -25,15 +27,21 @@ with open(sys.argv[1], "rb") as f:
 print(n)
 EOF
 )
-start_qemu_nbd "$T/dst.img" "$T/dst.sock"
+start_nbdkit_file "$T/dst.img" "$T/dst.sock" --filter=stats statsfile="$T/stats"
 "$XM" copy "$T/src.img" "nbd+unix:///?socket=$T/dst.sock" --connections 4 \
     --progress=fd:3 3>"$T/progress" >"$T/out" 2>"$T/err" || fail "copy exited $?" "$T/err"
+stop_pid "$NBDKIT_PID"   # writes the stats file
+wire=$(awk 'BEGIN { m["bytes"] = 1; m["KiB"] = 1024; m["MiB"] = 1048576; m["GiB"] = 1073741824 }
+            /^write:/ { u = $7; sub(/,$/, "", u); printf "%.0f", $6 * m[u]; f = 1 }
+            END { if (!f) printf "0" }' "$T/stats")
+log "the destination received $wire bytes as WRITE payload"
+[ "$wire" -le $((data + data / 20)) ] ||
+    fail "the destination received $wire bytes of WRITE payload for $data bytes of data: zeros were sent as data" "$T/stats"
 sent=$(progress_last "$T/progress" sent) || fail "no progress line" "$T/progress"
 log "image $size bytes, $data of them data; sent=$sent"
 [ "$sent" -ge "$data" ] || fail "sent=$sent is less than the $data bytes of data in the image" "$T/progress"
 [ "$sent" -le $((data + data / 20)) ] ||
     fail "sent=$sent: zeros were sent as data (image has only $data bytes of data)" "$T/progress"
-stop_pid "$QNBD_PID"
 assert_identical "$T/src.img" "$T/dst.img" "$T/err"
 assert_as_sparse "$T/src.img" "$T/dst.img" $((1 * MiB))
 log "PASS"

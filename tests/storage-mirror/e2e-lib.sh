@@ -194,11 +194,14 @@ assert_as_sparse() {
 
 # --- peers ------------------------------------------------------------------
 
-# start_nbdkit_file IMG SOCK [nbdkit args...]: a file export on a unix socket;
-# sets NBDKIT_PID.
+# start_nbdkit_file IMG SOCK [--option...] [key=value...]: a file export on a
+# unix socket (options go before the plugin, key=value after); sets NBDKIT_PID.
 start_nbdkit_file() {
-    local img=$1 sock=$2; shift 2
-    nbdkit -f --exit-with-parent -U "$sock" "$@" file "$img" >>"$T/nbdkit.log" 2>&1 &
+    local img=$1 sock=$2 opts=() params=() a; shift 2
+    for a in "$@"; do
+        if [ "${a#-}" != "$a" ]; then opts+=("$a"); else params+=("$a"); fi
+    done
+    nbdkit -f --exit-with-parent -U "$sock" "${opts[@]}" file "$img" "${params[@]}" >>"$T/nbdkit.log" 2>&1 &
     NBDKIT_PID=$!
     track "$NBDKIT_PID"
     wait_socket "$sock" "$NBDKIT_PID" || fail "nbdkit did not start" "$T/nbdkit.log"

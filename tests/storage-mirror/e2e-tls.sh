@@ -41,6 +41,12 @@ expect_refused() { # what
     grep -q '^xenmig-mirror: ' "$T/copy.err" || fail "$1: no \"xenmig-mirror: \" message" "$T/copy.err"
     kill -0 "$SERVE_PID" 2>/dev/null || fail "$1: the server died" "$T/serve.out.err"
     [ "$(sha "$T/dst.img")" = "$empty" ] || fail "$1: the destination image was written"
+    # Control: the same server accepts the right credentials, so the refusal
+    # above was about TLS and not some other failure.
+    cp "$T/copy.err" "$T/refused.err"
+    copy good "$uri"
+    [ "$rc" -eq 0 ] || fail "$1: control copy with the right certificates exited $rc" "$T/copy.err" "$T/serve.out.err"
+    log "$1: refused with: $(grep -m1 '^xenmig-mirror: ' "$T/refused.err")"
 }
 
 case $case in
