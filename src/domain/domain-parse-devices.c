@@ -497,6 +497,10 @@ parse_graphics(XmDomainDef *def, xmlNodePtr node, GError **error)
         vnc->port = n;
     }
     vnc->autoport = autoport ? strcmp(autoport, "yes") == 0 : vnc->port < 0;
+    /* With autoport the number in the document is the one a running
+     * domain happened to get; the definition does not fix one. */
+    if (vnc->autoport)
+        vnc->port = -1;
     if (!vnc->autoport && vnc->port < 0) {
         g_set_error(error, XM_ERROR, XM_ERR_XML_DETAIL,
                     _("VNC graphics with autoport='no' needs a port"));

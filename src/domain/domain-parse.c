@@ -29,6 +29,7 @@ typedef struct {
     XmDomainDef *def;
     gboolean have_current_memory;
     gboolean saw_os_type;
+    gboolean saw_metadata;
     guint nboot;
 } ParseState;
 
@@ -617,8 +618,9 @@ parse_metadata(ParseState *st, xmlNodePtr node, GError **error)
 {
     g_autoptr(GString) rest = NULL;
 
-    if (st->def->metadata_xml || st->def->sim.present)
+    if (st->saw_metadata)
         return xm_xml_duplicate_element(node, error);
+    st->saw_metadata = TRUE;
     if (!xm_xml_check_attrs(node, NO_ATTRS, error))
         return FALSE;
     FOR_EACH_ELEMENT(child, node) {
