@@ -62,6 +62,10 @@ typedef struct {
     gboolean structured;
     gboolean meta_base_alloc;
     gint64 deadline;            /* monotonic µs; 0 once transmitting */
+
+    /* request data buffer, kept between requests */
+    char *buf;
+    gsize buf_size;
 } XmNbdConn;
 
 /* nbd-server-io.c: blocking I/O on a connection, plaintext or TLS.

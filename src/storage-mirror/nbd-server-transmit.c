@@ -17,6 +17,8 @@
 
 /* Bounds the reply to one BLOCK_STATUS request. */
 #define MAX_EXTENTS 1024
+/* Largest data buffer a connection keeps between requests. */
+#define KEEP_BUFFER (4u * 1024 * 1024)
 
 typedef struct {
     guint16 flags;
@@ -89,6 +91,22 @@ send_ok(XmNbdConn *c, const Request *r)
     return send_simple(c, r, 0, NULL, 0);
 }
 
+/* The connection's data buffer, grown to at least @len bytes; NULL when
+ * memory is short. Reusing it saves an mmap/munmap pair per big request. */
+static char *
+conn_buffer(XmNbdConn *c, gsize len)
+{
+    if (c->buf_size < len) {
+        char *b = g_try_realloc(c->buf, len);
+
+        if (!b)
+            return NULL;
+        c->buf = b;
+        c->buf_size = len;
+    }
+    return c->buf;
+}
+
 static gboolean
 in_bounds(XmNbdConn *c, const Request *r)
 {
@@ -102,7 +120,7 @@ do_read(XmNbdConn *c, const Request *r)
     XmNbdServer *s = c->server;
     g_autoptr(GArray) extents = g_array_new(FALSE, FALSE,
                                             sizeof(XmNbdExtent));
-    g_autofree char *buf = NULL;
+    char *buf;
     guint64 off = r->offset;
     int err;
 
@@ -112,7 +130,7 @@ do_read(XmNbdConn *c, const Request *r)
 
     /* Read everything first so that an I/O error becomes one clean error
      * reply rather than a half-sent series of chunks. */
-    buf = g_try_malloc(r->length);
+    buf = conn_buffer(c, r->length);
     if (!buf)
         return send_error(c, r, ENOMEM);
     if (!c->structured || (r->flags & NBD_CMD_FLAG_DF))
@@ -181,7 +199,7 @@ finish_write(XmNbdConn *c, const Request *r, XmNbdWriteKind kind,
 static gboolean
 do_write(XmNbdConn *c, const Request *r)
 {
-    g_autofree char *buf = NULL;
+    char *buf;
     int err;
 
     if (r->length > XM_NBD_MAX_PAYLOAD) {
@@ -191,7 +209,7 @@ do_write(XmNbdConn *c, const Request *r)
         send_error(c, r, EINVAL);
         return FALSE;
     }
-    buf = g_try_malloc(MAX(r->length, 1));
+    buf = conn_buffer(c, MAX(r->length, 1));
     if (!buf) {
         send_error(c, r, ENOMEM);
         return FALSE;
@@ -360,5 +378,10 @@ xm_nbd_conn_transmit(XmNbdConn *c)
         };
         if (!handle_request(c, &r))
             return;
+        /* do not sit on a huge buffer after an unusually big request */
+        if (c->buf_size > KEEP_BUFFER) {
+            g_clear_pointer(&c->buf, g_free);
+            c->buf_size = 0;
+        }
     }
 }

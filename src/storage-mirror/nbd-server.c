@@ -296,6 +296,8 @@ conn_run(XmNbdConn *c)
         xm_nbd_conn_transmit(c);
     }
     g_clear_pointer(&c->tls, xm_tls_session_free);
+    g_clear_pointer(&c->buf, g_free);
+    c->buf_size = 0;
 }
 
 static gpointer

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internals of the mirror engine (mirror-*.c); not installed. */
+#pragma once
+
+#include <glib.h>
+#include <xxhash.h>
+
+#include <xenmig/mirror.h>
+#include "storage-mirror/bitmap.h"
+#include "storage-mirror/nbd-client.h"
+
+#define XM_MIRROR_DEFAULT_GRANULARITY (64u * 1024)
+#define XM_MIRROR_DEFAULT_REQUEST (2u * 1024 * 1024)
+#define XM_MIRROR_DEFAULT_IN_FLIGHT 64
+#define XM_MIRROR_MAX_IN_FLIGHT_BYTES (64u * 1024 * 1024)
+#define XM_MIRROR_ZERO_BLOCK (64u * 1024)
+#define XM_MIRROR_SYNC_CONNECTIONS 2
+
+/* Token bucket; tokens may go negative: a caller that overdraws waits the
+ * time the deficit takes to refill. */
+typedef struct {
+    GMutex lock;
+    double rate;        /* bytes/s, 0: unlimited */
+    double tokens;
+    gint64 last_us;
+} XmRateLimiter;
+
+void xm_rate_limiter_init(XmRateLimiter *rl, double bytes_per_s, gint64 now_us);
+void xm_rate_limiter_clear(XmRateLimiter *rl);
+void xm_rate_limiter_set_rate(XmRateLimiter *rl, double bytes_per_s,
+                              gint64 now_us);
+/* Takes @n bytes; returns how many microseconds the caller must wait. */
+gint64 xm_rate_limiter_reserve(XmRateLimiter *rl, guint64 n, gint64 now_us);
+
+/* TRUE if all @len bytes are zero. */
+gboolean xm_mirror_is_zero(const void *buf, gsize len);
+
+/* Parameters of the scan pass running now. */
+typedef struct {
+    int kind;
+    guint64 chunk_len;
+    guint64 zero_hash;          /* of a whole zero block */
+} XmScanParams;
+
+struct _XmMirrorJob {
+    XmMirrorOptions opts;       /* strings below, not the caller's */
+    char *source;
+    char *dest_uri;
+    char *tls_dir;
+    char *state_file;
+    int src_fd;
+    guint64 size;
+    gboolean seek_hole;         /* SEEK_DATA/SEEK_HOLE work on the source */
+    guint64 granularity;
+    guint64 max_request;
+    guint max_in_flight;
+
+    XmNbdConn **conns;          /* one per worker */
+    guint nconns;
+    XmNbdConn **sync_conns;     /* for synchronous-mode writes */
+    guint nsync;
+    GAsyncQueue *sync_pool;
+
+    XmBitmap *bitmap;           /* tracked mode */
+    guint64 pass_cursor;        /* guarded by the bitmap's lock */
+    XmRateLimiter rate;
+    XmNbdServer *server;
+    XmMirrorProgressFunc progress_cb;
+    gpointer progress_data;
+    GThread *thread;
+
+    gint cancel;                /* atomic: stop everything */
+    gint sync_mode;             /* atomic: the hook mirrors writes */
+
+    GMutex lock;
+    GCond cond;
+    XmMirrorPhase phase;
+    guint pass;
+    gboolean started;
+    gboolean finished;
+    gboolean sync_requested;
+    gboolean complete_requested;
+    guint passes_requested;
+    GError *error;              /* first error of the job */
+    XmMirrorResult result;
+    gint64 rate_t0;
+    guint64 rate_sent0;
+    guint64 rate_value;
+    guint64 scan_cursor;        /* scan and verify passes */
+
+    /* counters, atomic */
+    guint64 sent;
+    guint64 blocks_sent;
+    guint64 scanned;
+    guint64 pass_done;
+
+    /* scan mode */
+    guint64 *hashes;
+    guint64 nblocks;
+    gboolean have_hashes;
+    XmScanParams scan;
+
+    /* verification */
+    XXH128_hash_t *src_sums;
+    XXH128_hash_t *dst_sums;
+    guint64 mismatch_chunks;
+    guint64 first_mismatch;
+};
+
+/* One worker thread per connection during a pass. */
+typedef struct {
+    XmMirrorJob *job;
+    XmNbdConn *conn;
+    guint max_reqs;
+    guint64 max_bytes;
+} XmWorker;
+
+/* A piece of the image being copied; the buffer lives until every request
+ * made from it completed. */
+typedef struct {
+    gint refs;
+    XmMirrorJob *job;
+    guint8 *buf;
+    guint64 offset;
+    guint64 length;
+    gboolean tracked;           /* ends an in-flight range of the bitmap */
+    gint failed;
+} XmChunk;
+
+static inline void
+xm_atomic_add64(guint64 *p, guint64 v)
+{
+    __atomic_add_fetch(p, v, __ATOMIC_RELAXED);
+}
+
+static inline guint64
+xm_atomic_get64(const guint64 *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline gboolean
+xm_mirror_cancelled(XmMirrorJob *job)
+{
+    return g_atomic_int_get(&job->cancel) != 0;
+}
+
+/* mirror-job.c */
+void xm_mirror_job_fail(XmMirrorJob *job, const GError *error);
+void xm_mirror_set_phase(XmMirrorJob *job, XmMirrorPhase phase, guint pass);
+void xm_mirror_notify(XmMirrorJob *job);
+gboolean xm_mirror_run_workers(XmMirrorJob *job,
+                               gboolean (*fn)(XmWorker *w, GError **error),
+                               GError **error);
+gboolean xm_mirror_flush_all(XmMirrorJob *job, GError **error);
+
+/* mirror-copy.c */
+XmChunk *xm_chunk_new(XmMirrorJob *job, guint64 offset, guint64 length,
+                      gboolean tracked);
+void xm_chunk_unref(XmChunk *c);
+gboolean xm_mirror_read_source(XmMirrorJob *job, void *buf, guint64 len,
+                               guint64 offset, GError **error);
+gboolean xm_mirror_range_is_hole(XmMirrorJob *job, guint64 offset,
+                                 guint64 len);
+/* Sends [offset, offset+len) of @c: data runs as writes, zero runs as
+ * write-zeroes; @data NULL means the whole range is zero. */
+gboolean xm_mirror_send(XmWorker *w, XmChunk *c, const guint8 *data,
+                        guint64 offset, guint64 len, GError **error);
+/* The request size for the current bandwidth limit. */
+guint64 xm_mirror_request_size(XmMirrorJob *job);
+gboolean xm_mirror_tracked_pass(XmMirrorJob *job, GError **error);
+
+/* mirror-scan.c */
+gboolean xm_mirror_scan_pass(XmMirrorJob *job, gboolean first, GError **error);
+gboolean xm_mirror_scan_load_state(XmMirrorJob *job, GError **error);
+gboolean xm_mirror_scan_save_state(XmMirrorJob *job, GError **error);
+
+/* mirror-sync.c */
+gboolean xm_mirror_write_hook(gpointer user_data, XmNbdWriteKind kind,
+                              guint64 offset, guint64 length,
+                              const void *data, GError **error);
+
+/* mirror-verify.c */
+gboolean xm_mirror_verify(XmMirrorJob *job, GError **error);

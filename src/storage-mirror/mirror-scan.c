@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Scan mode: a table of one xxh3-64 hash per block. A pass reads the source
+ * chunk by chunk (one worker per connection), hashes each block and sends
+ * only the blocks that differ:
+ *  - first pass of a fresh copy: every block;
+ *  - first pass onto an existing copy without a state file: the blocks that
+ *    differ from the destination, which is read over NBD while the source
+ *    chunk is read and hashed;
+ *  - otherwise: the blocks whose hash differs from the table.
+ * The table can be saved to and loaded from a state file.
+ */
+#include "config.h"
+
+#define G_LOG_DOMAIN "xenmig-mirror"
+
+#include <errno.h>
+#include <string.h>
+
+#include "storage-mirror/mirror-priv.h"
+#include "util/util.h"
+
+#define STATE_MAGIC "XENMIG-SCAN-STATE 1\n"
+
+typedef enum {
+    SCAN_SEND_ALL,
+    SCAN_COMPARE_DEST,
+    SCAN_COMPARE_TABLE,
+} ScanKind;
+
+typedef XmScanParams ScanPass;
+
+/* A destination read that may outlive the worker if the job fails. */
+typedef struct {
+    gint refs;
+    guint8 *buf;
+    gboolean done;
+    int err;
+} DestRead;
+
+static void
+dest_read_unref(DestRead *d)
+{
+    if (g_atomic_int_dec_and_test(&d->refs)) {
+        g_free(d->buf);
+        g_free(d);
+    }
+}
+
+static void
+dest_read_done(gpointer data, int err)
+{
+    DestRead *d = data;
+
+    d->err = err;
+    d->done = TRUE;
+    dest_read_unref(d);
+}
+
+static gboolean
+claim_chunk(XmMirrorJob *job, guint64 chunk_len, guint64 *off, guint64 *len)
+{
+    gboolean ok = FALSE;
+
+    g_mutex_lock(&job->lock);
+    if (job->scan_cursor < job->size) {
+        *off = job->scan_cursor;
+        *len = MIN(chunk_len, job->size - job->scan_cursor);
+        job->scan_cursor += *len;
+        ok = TRUE;
+    }
+    g_mutex_unlock(&job->lock);
+    return ok;
+}
+
+static guint64
+block_hash(const ScanPass *sp, const guint8 *buf, guint64 len, guint64 bs)
+{
+    static const guint8 zeros[4096];
+
+    if (buf)
+        return XXH3_64bits(buf, len);
+    if (len == bs)
+        return sp->zero_hash;
+    /* a partial last block of a hole */
+    {
+        XXH3_state_t *st = XXH3_createState();
+        guint64 h;
+
+        XXH3_64bits_reset(st);
+        for (guint64 n = 0; n < len; n += sizeof(zeros))
+            XXH3_64bits_update(st, zeros, MIN(sizeof(zeros), len - n));
+        h = XXH3_64bits_digest(st);
+        XXH3_freeState(st);
+        return h;
+    }
+}
+
+static gboolean
+scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len, GError **error)
+{
+    XmMirrorJob *job = w->job;
+    guint64 bs = job->granularity;
+    g_autofree gboolean *send = NULL;
+    DestRead *dr = NULL;
+    XmChunk *c;
+    gboolean hole, ok = FALSE;
+    guint64 nb = (len + bs - 1) / bs, first = off / bs;
+
+    c = xm_chunk_new(job, off, len, FALSE);
+    if (sp->kind == SCAN_COMPARE_DEST) {
+        dr = g_new0(DestRead, 1);
+        dr->refs = 2;
+        dr->buf = g_malloc(len);
+        if (!xm_nbd_conn_submit_read(w->conn, dr->buf, len, off, dest_read_done, dr,
+                                     error))
+            goto out;
+    }
+    hole = xm_mirror_range_is_hole(job, off, len);
+    if (!hole) {
+        c->buf = g_malloc(len);
+        if (!xm_mirror_read_source(job, c->buf, len, off, error))
+            goto out;
+    }
+    send = g_new0(gboolean, nb);
+    for (guint64 i = 0; i < nb; i++) {
+        guint64 boff = i * bs, blen = MIN(bs, len - boff);
+        guint64 h = block_hash(sp, c->buf ? c->buf + boff : NULL, blen, bs);
+
+        if (sp->kind == SCAN_SEND_ALL)
+            send[i] = TRUE;
+        else if (sp->kind == SCAN_COMPARE_TABLE)
+            send[i] = job->hashes[first + i] != h;
+        job->hashes[first + i] = h;
+    }
+    if (dr) {
+        if (!xm_nbd_conn_wait_flag(w->conn, &dr->done, error))
+            goto out;
+        if (dr->err) {
+            g_set_error(error, XM_ERROR, XM_ERR_READ_FAILED,
+                        _("cannot read %s at offset %" G_GUINT64_FORMAT ": %s"),
+                        job->dest_uri, off, g_strerror(dr->err));
+            goto out;
+        }
+        for (guint64 i = 0; i < nb; i++) {
+            guint64 boff = i * bs, blen = MIN(bs, len - boff);
+
+            send[i] = c->buf ? memcmp(c->buf + boff, dr->buf + boff, blen) != 0
+                             : !xm_mirror_is_zero(dr->buf + boff, blen);
+        }
+    }
+    xm_atomic_add64(&job->scanned, len);
+    for (guint64 i = 0; i < nb;) {
+        guint64 j = i;
+
+        if (!send[i]) {
+            i++;
+            continue;
+        }
+        while (j < nb && send[j])
+            j++;
+        if (!xm_mirror_send(w, c, c->buf ? c->buf + i * bs : NULL, off + i * bs,
+                            MIN(j * bs, len) - i * bs, error))
+            goto out;
+        i = j;
+    }
+    ok = TRUE;
+
+ out:
+    if (!ok)
+        g_atomic_int_set(&c->failed, 1);
+    xm_chunk_unref(c);
+    if (dr)
+        dest_read_unref(dr);
+    return ok;
+}
+
+static gboolean
+scan_worker(XmWorker *w, GError **error)
+{
+    XmMirrorJob *job = w->job;
+    guint64 off, len;
+
+    while (!xm_mirror_cancelled(job) &&
+           claim_chunk(job, job->scan.chunk_len, &off, &len)) {
+        if (!scan_chunk(w, &job->scan, off, len, error))
+            return FALSE;
+    }
+    if (xm_mirror_cancelled(job)) {
+        g_set_error_literal(error, XM_ERROR, XM_ERR_OPERATION_ABORTED, _("cancelled"));
+        return FALSE;
+    }
+    return xm_nbd_conn_wait(w->conn, 0, 0, error);
+}
+
+gboolean
+xm_mirror_scan_pass(XmMirrorJob *job, gboolean first, GError **error)
+{
+    guint64 bs = job->granularity;
+    g_autofree guint8 *zero = g_malloc0(bs);
+    gboolean ok;
+
+    /* one pass at a time: the parameters are per job in practice */
+    job->scan.chunk_len = MAX(xm_mirror_request_size(job) / bs, 1) * bs;
+    job->scan.zero_hash = XXH3_64bits(zero, bs);
+    if (job->have_hashes)
+        job->scan.kind = SCAN_COMPARE_TABLE;
+    else if (first && job->opts.compare_dest)
+        job->scan.kind = SCAN_COMPARE_DEST;
+    else
+        job->scan.kind = SCAN_SEND_ALL;
+    g_mutex_lock(&job->lock);
+    job->scan_cursor = 0;
+    g_mutex_unlock(&job->lock);
+    __atomic_store_n(&job->pass_done, 0, __ATOMIC_RELAXED);
+    ok = xm_mirror_run_workers(job, scan_worker, error);
+    if (ok)
+        job->have_hashes = TRUE;
+    return ok;
+}
+
+gboolean
+xm_mirror_scan_load_state(XmMirrorJob *job, GError **error)
+{
+    g_autofree char *data = NULL;
+    g_autofree char *header = NULL;
+    gsize len;
+    g_autoptr(GError) err = NULL;
+    gsize hlen;
+
+    if (!g_file_get_contents(job->state_file, &data, &len, &err)) {
+        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return TRUE;    /* first use: the state is made by this run */
+        g_set_error(error, XM_ERROR, XM_ERR_READ_FAILED,
+                    _("cannot read state file: %s"), err->message);
+        return FALSE;
+    }
+    header = g_strdup_printf(STATE_MAGIC "size=%" G_GUINT64_FORMAT
+                             " block=%" G_GUINT64_FORMAT "\n", job->size, job->granularity);
+    hlen = strlen(header);
+    if (len < hlen || memcmp(data, header, hlen) != 0) {
+        g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
+                    _("state file '%s' was not made for this image size and "
+                      "block size (%s)"), job->state_file,
+                    len >= strlen(STATE_MAGIC) && !memcmp(data, STATE_MAGIC, strlen(STATE_MAGIC))
+                    ? _("size or block size differ") : _("not a state file"));
+        return FALSE;
+    }
+    if (len - hlen != job->nblocks * 8) {
+        g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
+                    _("state file '%s' is truncated or corrupt"), job->state_file);
+        return FALSE;
+    }
+    for (guint64 i = 0; i < job->nblocks; i++) {
+        guint64 v;
+
+        memcpy(&v, data + hlen + i * 8, 8);
+        job->hashes[i] = GUINT64_FROM_LE(v);
+    }
+    job->have_hashes = TRUE;
+    return TRUE;
+}
+
+gboolean
+xm_mirror_scan_save_state(XmMirrorJob *job, GError **error)
+{
+    g_autoptr(GString) s = g_string_new(STATE_MAGIC);
+    g_autoptr(GError) err = NULL;
+
+    g_string_append_printf(s, "size=%" G_GUINT64_FORMAT " block=%" G_GUINT64_FORMAT "\n",
+                           job->size, job->granularity);
+    for (guint64 i = 0; i < job->nblocks; i++) {
+        guint64 v = GUINT64_TO_LE(job->hashes[i]);
+
+        g_string_append_len(s, (const char *)&v, 8);
+    }
+    if (!g_file_set_contents(job->state_file, s->str, (gssize)s->len, &err)) {
+        g_set_error(error, XM_ERROR, XM_ERR_WRITE_FAILED,
+                    _("cannot write state file: %s"), err->message);
+        return FALSE;
+    }
+    return TRUE;
+}
