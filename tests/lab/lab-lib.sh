@@ -46,3 +46,8 @@ require_module() {
         exit 77
     fi
 }
+
+# The namespace names of this lab: "<prefix>-hub", "<prefix>-<i>".
+lab_ns_prefix() {
+    echo "xenmig-lab-$(printf %s "$LAB_DIR" | sha256sum | cut -c1-8)"
+}

@@ -18,7 +18,7 @@ for p in "${pids[@]}"; do
     pid_running "$p" || fail "PID $p is not running"
 done
 grep -q "$(basename "$LAB_DIR")" <(lab status) || fail "status does not name the lab"
-mapfile -t names < <(ip netns list | awk '{print $1}' | grep -F "$(lab status | sed -n 's/.*network namespace \(xenmig-lab-[0-9a-f]*\)-hub.*/\1/p')")
+mapfile -t names < <(ip netns list | awk '{print $1}' | grep "^$(lab_ns_prefix)-")
 [ "${#names[@]}" = 3 ] || fail "expected 3 namespaces (hub + 2 hosts), got: ${names[*]}"
 
 lab down
