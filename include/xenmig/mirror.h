@@ -1,3 +1,299 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The block mirror engine: copies a source image (raw file or block device,
+ * opened read-only) to a destination NBD export and keeps it in step.
+ *
+ * Two ways of knowing what changed:
+ *  - tracked: the guest's writes pass through an #XmNbdServer whose write
+ *    hook marks a dirty bitmap (xm_mirror_job_attach_server()); passes copy
+ *    what is dirty; in synchronous mode every guest write is written to the
+ *    destination before it is acknowledged.
+ *  - scan: no datapath; each pass re-reads the source and sends only blocks
+ *    whose xxh3 hash changed since the previous pass.
+ *
+ * Life cycle: xm_mirror_job_new() → [attach_server] → xm_mirror_job_start()
+ * → passes in a worker thread (query with xm_mirror_job_get_progress()) →
+ * xm_mirror_job_complete() (final drain, flush, verification) →
+ * xm_mirror_job_free(). xm_mirror_job_cancel() may be called at any time
+ * from any thread.
+ */
 #pragma once
-/* Filled in by the storage-mirror component. */
+
+#include <glib.h>
+#include <xenmig/nbd-server.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * XmMirrorJob:
+ *
+ * An opaque mirror job. Every function is thread-safe.
+ */
+typedef struct _XmMirrorJob XmMirrorJob;
+
+/**
+ * XmMirrorMode:
+ * @XM_MIRROR_TRACKED: dirty tracking through an attached #XmNbdServer
+ * @XM_MIRROR_SCAN: per-block hash table, each pass re-reads the source
+ */
+typedef enum {
+    XM_MIRROR_TRACKED,
+    XM_MIRROR_SCAN,
+} XmMirrorMode;
+
+/**
+ * XmMirrorPhase:
+ * @XM_MIRROR_PHASE_INIT: not started
+ * @XM_MIRROR_PHASE_BULK: first pass over the whole image
+ * @XM_MIRROR_PHASE_DIRTY: a later pass (dirty blocks, or changed blocks)
+ * @XM_MIRROR_PHASE_SYNC: synchronous mode: guest writes are mirrored
+ *   before they complete while the rest drains
+ * @XM_MIRROR_PHASE_DRAIN: final drain after xm_mirror_job_complete()
+ * @XM_MIRROR_PHASE_VERIFY: comparing checksums of source and destination
+ * @XM_MIRROR_PHASE_DONE: finished successfully
+ * @XM_MIRROR_PHASE_FAILED: finished with an error
+ * @XM_MIRROR_PHASE_CANCELLED: cancelled
+ */
+typedef enum {
+    XM_MIRROR_PHASE_INIT,
+    XM_MIRROR_PHASE_BULK,
+    XM_MIRROR_PHASE_DIRTY,
+    XM_MIRROR_PHASE_SYNC,
+    XM_MIRROR_PHASE_DRAIN,
+    XM_MIRROR_PHASE_VERIFY,
+    XM_MIRROR_PHASE_DONE,
+    XM_MIRROR_PHASE_FAILED,
+    XM_MIRROR_PHASE_CANCELLED,
+} XmMirrorPhase;
+
+/**
+ * XmMirrorOptions:
+ * @mode: tracked or scan
+ * @connections: NBD connections to the destination (0: 4); only one is
+ *   used unless the destination advertises multi-conn
+ * @bandwidth_mib: limit in MiB/s for the background copy (0: none)
+ * @granularity: dirty bitmap granularity (tracked) or hash block size
+ *   (scan); a power of two, 0 means 64 KiB
+ * @tls_dir: directory with ca-cert.pem, client-cert.pem, client-key.pem
+ *   for nbds:// destinations (NULL: libnbd's default)
+ * @auto_sync: tracked: enter synchronous mode by itself when a pass does
+ *   not shrink the dirty set enough
+ * @compare_dest: scan: the first pass reads the destination and sends
+ *   only blocks that differ (re-sync onto an existing copy)
+ * @state_file: scan: block hash table to load (if it exists) instead of
+ *   reading the destination, and to save after each pass (NULL: none)
+ * @verify: xm_mirror_job_complete() compares checksums of source and
+ *   destination
+ * @timeout_s: a destination that does not answer for this long is an
+ *   error (0: 30 s)
+ * @max_request: largest request in bytes (0: 2 MiB)
+ * @max_in_flight: requests in flight over all connections (0: 64)
+ *
+ * Options of a job; copied by xm_mirror_job_new().
+ */
+typedef struct {
+    XmMirrorMode mode;
+    guint connections;
+    double bandwidth_mib;
+    guint64 granularity;
+    const char *tls_dir;
+    gboolean auto_sync;
+    gboolean compare_dest;
+    const char *state_file;
+    gboolean verify;
+    guint timeout_s;
+    guint64 max_request;
+    guint max_in_flight;
+} XmMirrorOptions;
+
+/**
+ * XmMirrorProgress:
+ * @phase: the current phase
+ * @pass: pass number (1 is the bulk copy)
+ * @total: size of the source in bytes
+ * @done: bytes known to be on the destination
+ * @remaining: @total - @done
+ * @dirty: bytes marked dirty (tracked mode; 0 in scan mode)
+ * @sent: payload bytes written to the destination so far
+ * @blocks_sent: blocks (of the granularity or block size) written or
+ *   zeroed on the destination so far
+ * @scanned: source bytes read and hashed (scan mode)
+ * @rate: recent throughput of @sent in bytes per second
+ *
+ * A snapshot of a job's progress.
+ */
+typedef struct {
+    XmMirrorPhase phase;
+    guint pass;
+    guint64 total;
+    guint64 done;
+    guint64 remaining;
+    guint64 dirty;
+    guint64 sent;
+    guint64 blocks_sent;
+    guint64 scanned;
+    guint64 rate;
+} XmMirrorProgress;
+
+/**
+ * XmMirrorResult:
+ * @verified: the checksums were compared (and matched)
+ * @source_checksum: xxh3-128 over the per-chunk xxh3-128 hashes of the
+ *   source, as 32 hex digits (empty without verification)
+ * @dest_checksum: the same over the destination
+ *
+ * The outcome of xm_mirror_job_complete().
+ */
+typedef struct {
+    gboolean verified;
+    char source_checksum[33];
+    char dest_checksum[33];
+} XmMirrorResult;
+
+/**
+ * XmMirrorProgressFunc:
+ * @progress: the snapshot
+ * @user_data: as given
+ *
+ * Called from the job's thread on every phase change and at the end of
+ * each pass. Must not call back into the job except the getters.
+ */
+typedef void (*XmMirrorProgressFunc)(const XmMirrorProgress *progress,
+                                     gpointer user_data);
+
+/**
+ * xm_mirror_job_new:
+ * @source: path of the source image or block device (opened read-only;
+ *   the job never writes to it)
+ * @dest_uri: nbd://, nbds://, nbd+unix:// or nbds+unix:// URI
+ * @options: (nullable): options, NULL for the defaults (tracked mode)
+ * @error: return location for an error
+ *
+ * Opens the source and checks the URI and options. Nothing is sent yet.
+ *
+ * Returns: (transfer full): a new job, or NULL with @error set.
+ */
+XmMirrorJob *xm_mirror_job_new(const char *source, const char *dest_uri,
+                               const XmMirrorOptions *options, GError **error);
+
+/**
+ * xm_mirror_job_attach_server:
+ * @job: a tracked job not started yet
+ * @server: the server exporting the same image to the guest; it must
+ *   outlive the job (or the job is freed before the server)
+ * @error: return location for an error
+ *
+ * Installs the job's write hook on @server: from now on writes through it
+ * mark the dirty bitmap (and in synchronous mode go to the destination
+ * before they complete). xm_mirror_job_free() removes the hook.
+ *
+ * Returns: TRUE on success.
+ */
+gboolean xm_mirror_job_attach_server(XmMirrorJob *job, XmNbdServer *server,
+                                     GError **error);
+
+/**
+ * xm_mirror_job_set_progress_callback:
+ * @job: a job not started yet
+ * @func: (nullable): the callback
+ * @user_data: passed to @func
+ */
+void xm_mirror_job_set_progress_callback(XmMirrorJob *job,
+                                         XmMirrorProgressFunc func,
+                                         gpointer user_data);
+
+/**
+ * xm_mirror_job_start:
+ * @job: a new job
+ * @error: return location for an error
+ *
+ * Connects to the destination (checking that it is at least as large as
+ * the source), then starts the bulk copy and further passes in a thread
+ * of the job. Tracked jobs keep copying dirty blocks until completed;
+ * scan jobs do one pass and then one per xm_mirror_job_request_pass().
+ *
+ * Returns: TRUE if the job is running.
+ */
+gboolean xm_mirror_job_start(XmMirrorJob *job, GError **error);
+
+/**
+ * xm_mirror_job_get_progress:
+ * @job: a job
+ * @progress: (out): where to store the snapshot
+ */
+void xm_mirror_job_get_progress(XmMirrorJob *job, XmMirrorProgress *progress);
+
+/**
+ * xm_mirror_job_set_bandwidth:
+ * @job: a job
+ * @mib_per_s: new limit in MiB/s, 0 for none; applies at once
+ */
+void xm_mirror_job_set_bandwidth(XmMirrorJob *job, double mib_per_s);
+
+/**
+ * xm_mirror_job_request_sync:
+ * @job: a tracked job
+ *
+ * Asks for synchronous mode; it begins once the bulk copy is done.
+ */
+void xm_mirror_job_request_sync(XmMirrorJob *job);
+
+/**
+ * xm_mirror_job_request_pass:
+ * @job: a scan job
+ *
+ * Asks for one more scan pass (re-read the source, send changed blocks).
+ */
+void xm_mirror_job_request_pass(XmMirrorJob *job);
+
+/**
+ * xm_mirror_job_complete:
+ * @job: a started job
+ * @result: (out) (optional): checksums and verification outcome
+ * @error: return location for an error
+ *
+ * The caller guarantees that the source no longer changes (guest
+ * suspended, tracked server stopped). Waits for the running and requested
+ * passes, copies what is left dirty, flushes the destination and, with
+ * #XmMirrorOptions.verify, compares checksums of source and destination
+ * (a mismatch is an error).
+ *
+ * Returns: TRUE when the destination holds the source's data.
+ */
+gboolean xm_mirror_job_complete(XmMirrorJob *job, XmMirrorResult *result,
+                                GError **error);
+
+/**
+ * xm_mirror_job_cancel:
+ * @job: a job
+ *
+ * Stops the job as soon as possible; it ends with
+ * %XM_ERR_OPERATION_ABORTED. Idempotent; never blocks.
+ */
+void xm_mirror_job_cancel(XmMirrorJob *job);
+
+/**
+ * xm_mirror_job_free:
+ * @job: (nullable): a job
+ *
+ * Cancels the job if it still runs, detaches it from its server and frees
+ * it.
+ */
+void xm_mirror_job_free(XmMirrorJob *job);
+
+/**
+ * xm_mirror_phase_to_string:
+ * @phase: a phase
+ *
+ * Returns: a short lowercase name ("bulk", "dirty", "sync", "drain",
+ * "verify", "done", "failed", "cancelled", "init").
+ */
+const char *xm_mirror_phase_to_string(XmMirrorPhase phase);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(XmMirrorJob, xm_mirror_job_free)
+
+#ifdef __cplusplus
+}
+#endif

@@ -6,6 +6,9 @@
 #include <glib.h>
 
 int xm_mirror_cmd_serve(int argc, char **argv);
+int xm_mirror_cmd_copy(int argc, char **argv);
+int xm_mirror_cmd_sync(int argc, char **argv);
+int xm_mirror_cmd_mirror(int argc, char **argv);
 
 /* Prints "xenmig-mirror: <message>" on stderr; returns 1 for
  * "return xm_mirror_fail(...)". */

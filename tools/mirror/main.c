@@ -22,6 +22,9 @@ typedef struct {
 
 static const Command commands[] = {
     { "serve", xm_mirror_cmd_serve, N_("Export an image over NBD") },
+    { "copy", xm_mirror_cmd_copy, N_("Copy an image to an NBD destination") },
+    { "sync", xm_mirror_cmd_sync, N_("Re-sync an existing copy, sending changed blocks") },
+    { "mirror", xm_mirror_cmd_mirror, N_("Serve an image with write tracking while mirroring it") },
 };
 
 int
