@@ -62,12 +62,13 @@ add_extent(GArray *extents, guint64 length, guint32 flags)
 }
 
 int
-xm_nbd_image_extents(XmNbdServer *s, guint64 offset, guint64 length,
-                     guint max_extents, GArray *extents)
+xm_nbd_image_extents(XmNbdServer *s, XmNbdDataCache *cache, guint64 offset,
+                     guint64 length, guint max_extents, GArray *extents)
 {
     const guint32 hole = NBD_STATE_HOLE | NBD_STATE_ZERO;
     guint64 pos = offset;
     guint64 end = offset + length;
+    gint generation = g_atomic_int_get(&s->hole_generation);
 
     g_array_set_size(extents, 0);
     while (pos < end) {
@@ -76,6 +77,14 @@ xm_nbd_image_extents(XmNbdServer *s, guint64 offset, guint64 length,
         /* Stop early, but never before at least one extent exists. */
         if (extents->len >= max_extents)
             break;
+        if (cache->generation == generation && pos >= cache->start &&
+            pos < cache->end) {
+            guint64 n = MIN(cache->end, end) - pos;
+
+            add_extent(extents, n, 0);
+            pos += n;
+            continue;
+        }
         data = lseek(s->image_fd, (off_t)pos, SEEK_DATA);
         if (data < 0) {
             if (errno == ENXIO) {
@@ -97,6 +106,8 @@ xm_nbd_image_extents(XmNbdServer *s, guint64 offset, guint64 length,
         next = lseek(s->image_fd, (off_t)pos, SEEK_HOLE);
         if (next < 0 || (guint64)next <= pos)
             next = (off_t)end;
+        else
+            *cache = (XmNbdDataCache){ generation, pos, (guint64)next };
         add_extent(extents, MIN((guint64)next, end) - pos, 0);
         pos = MIN((guint64)next, end);
     }
@@ -165,8 +176,10 @@ try_fallocate(XmNbdServer *s, gint *flag, int mode, guint64 offset,
     if (g_atomic_int_get(flag))
         return -1;
     for (;;) {
-        if (fallocate(s->image_fd, mode, (off_t)offset, (off_t)length) == 0)
+        if (fallocate(s->image_fd, mode, (off_t)offset, (off_t)length) == 0) {
+            g_atomic_int_inc(&s->hole_generation);
             return 0;
+        }
         if (errno == EINTR)
             continue;
         if (unsupported(errno)) {

@@ -26,6 +26,8 @@ struct _XmNbdServer {
     /* what the image's file system turned out not to support */
     gint no_punch;
     gint no_zero_range;
+    /* bumped after every operation that may turn data into holes */
+    gint hole_generation;
 
     /* listeners; touched only before start and after the accept thread
      * ended */
@@ -49,6 +51,16 @@ struct _XmNbdServer {
     gboolean hook_switching;    /* a set_write_hook() is waiting */
 };
 
+/* A range known to be data. Writes only ever add data, so the knowledge
+ * stays true until a zero or trim bumps the server's hole_generation.
+ * It spares a SEEK_HOLE per request, which file systems such as tmpfs
+ * answer by scanning every page up to the next hole. */
+typedef struct {
+    gint generation;
+    guint64 start;
+    guint64 end;
+} XmNbdDataCache;
+
 typedef struct {
     XmNbdServer *server;
     int fd;                     /* -1 once closed (under server->lock) */
@@ -62,6 +74,8 @@ typedef struct {
     gboolean structured;
     gboolean meta_base_alloc;
     gint64 deadline;            /* monotonic µs; 0 once transmitting */
+
+    XmNbdDataCache data_cache;
 
     /* request data buffer, kept between requests */
     char *buf;
@@ -90,7 +104,8 @@ typedef struct {
     guint32 flags;              /* NBD_STATE_HOLE | NBD_STATE_ZERO */
 } XmNbdExtent;
 
-int xm_nbd_image_extents(XmNbdServer *s, guint64 offset, guint64 length,
+int xm_nbd_image_extents(XmNbdServer *s, XmNbdDataCache *cache,
+                         guint64 offset, guint64 length,
                          guint max_extents, GArray *extents);
 int xm_nbd_image_pread(XmNbdServer *s, void *buf, gsize len, guint64 offset);
 int xm_nbd_image_pwrite(XmNbdServer *s, const void *buf, gsize len,

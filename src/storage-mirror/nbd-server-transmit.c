@@ -136,7 +136,7 @@ do_read(XmNbdConn *c, const Request *r)
     if (!c->structured || (r->flags & NBD_CMD_FLAG_DF))
         g_array_append_vals(extents, &(XmNbdExtent){ r->length, 0 }, 1);
     else
-        xm_nbd_image_extents(s, r->offset, r->length, G_MAXUINT, extents);
+        xm_nbd_image_extents(s, &c->data_cache, r->offset, r->length, G_MAXUINT, extents);
     for (guint i = 0; i < extents->len; i++) {
         const XmNbdExtent *e = &g_array_index(extents, XmNbdExtent, i);
 
@@ -282,7 +282,7 @@ do_block_status(XmNbdConn *c, const Request *r)
         !in_bounds(c, r))
         return send_error(c, r, EINVAL);
     max = (r->flags & NBD_CMD_FLAG_REQ_ONE) ? 1 : MAX_EXTENTS;
-    xm_nbd_image_extents(c->server, r->offset, r->length, max, extents);
+    xm_nbd_image_extents(c->server, &c->data_cache, r->offset, r->length, max, extents);
     desc = g_new(guint32, 2 * extents->len);
     for (guint i = 0; i < extents->len; i++) {
         const XmNbdExtent *e = &g_array_index(extents, XmNbdExtent, i);

@@ -297,6 +297,78 @@ test_hook_switch_waits(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->seen->len, ==, 1);
 }
 
+static int
+collect_extents(void *user_data, const char *metacontext, uint64_t offset,
+                uint32_t *entries, size_t nr_entries, int *error)
+{
+    GArray *out = user_data;
+
+    g_assert_cmpstr(metacontext, ==, LIBNBD_CONTEXT_BASE_ALLOCATION);
+    g_array_append_vals(out, entries, nr_entries);
+    return 0;
+}
+
+/* (length, flags) pairs of base:allocation over [offset, offset+length) */
+static GArray *
+block_status(struct nbd_handle *h, guint64 offset, guint64 length)
+{
+    GArray *out = g_array_new(FALSE, FALSE, sizeof(guint32));
+
+    if (nbd_block_status(h, length, offset,
+                         (nbd_extent_callback){ .callback = collect_extents,
+                                                .user_data = out },
+                         0) < 0)
+        g_error("block status: %s", nbd_get_error());
+    return out;
+}
+
+/* Within one connection, a trim or zero must show as a hole in the
+ * next block status although the connection saw data there before. */
+static void
+test_block_status_after_trim(Fixture *f, gconstpointer data)
+{
+    struct nbd_handle *h = nbd_create();
+    g_autofree char *buf = g_malloc(1048576);
+    g_autoptr(GArray) before = NULL;
+    g_autoptr(GArray) after = NULL;
+    g_autoptr(GArray) zeroed = NULL;
+
+    nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION);
+    g_assert_cmpint(nbd_connect_unix(h, f->sock), ==, 0);
+    memset(buf, 0x99, 1048576);
+    g_assert_cmpint(nbd_pwrite(h, buf, 1048576, 0, 0), ==, 0);
+
+    before = block_status(h, 0, 1048576);
+    g_assert_cmpuint(before->len, ==, 2);
+    g_assert_cmpuint(g_array_index(before, guint32, 0), ==, 1048576);
+    g_assert_cmpuint(g_array_index(before, guint32, 1), ==, 0);
+
+    g_assert_cmpint(nbd_trim(h, 262144, 262144, 0), ==, 0);
+    after = block_status(h, 0, 1048576);
+    g_assert_cmpuint(after->len, ==, 6);
+    g_assert_cmpuint(g_array_index(after, guint32, 0), ==, 262144);
+    g_assert_cmpuint(g_array_index(after, guint32, 1), ==, 0);
+    g_assert_cmpuint(g_array_index(after, guint32, 2), ==, 262144);
+    g_assert_cmpuint(g_array_index(after, guint32, 3), ==,
+                     LIBNBD_STATE_HOLE | LIBNBD_STATE_ZERO);
+    g_assert_cmpuint(g_array_index(after, guint32, 5), ==, 0);
+
+    g_assert_cmpint(nbd_zero(h, 262144, 786432, 0), ==, 0);
+    zeroed = block_status(h, 524288, 524288);
+    g_assert_cmpuint(zeroed->len, ==, 4);
+    g_assert_cmpuint(g_array_index(zeroed, guint32, 0), ==, 262144);
+    g_assert_cmpuint(g_array_index(zeroed, guint32, 1), ==, 0);
+    g_assert_cmpuint(g_array_index(zeroed, guint32, 3), ==,
+                     LIBNBD_STATE_HOLE | LIBNBD_STATE_ZERO);
+
+    /* and reads of the hole return zeroes */
+    g_assert_cmpint(nbd_pread(h, buf, 262144, 262144, 0), ==, 0);
+    for (gsize i = 0; i < 262144; i++)
+        g_assert_cmpint(buf[i], ==, 0);
+    nbd_shutdown(h, 0);
+    nbd_close(h);
+}
+
 static void
 test_readonly(Fixture *f, gconstpointer data)
 {
@@ -403,6 +475,9 @@ main(int argc, char **argv)
                test_hook_concurrent, fixture_teardown);
     g_test_add("/nbd-server/hook/switch-waits", Fixture, NULL, fixture_setup,
                test_hook_switch_waits, fixture_teardown);
+    g_test_add("/nbd-server/block-status/after-trim", Fixture, NULL,
+               fixture_setup, test_block_status_after_trim,
+               fixture_teardown);
     g_test_add("/nbd-server/readonly", Fixture, GINT_TO_POINTER(1),
                fixture_setup, test_readonly, fixture_teardown);
     g_test_add("/nbd-server/api", Fixture, NULL, fixture_setup, test_api,
