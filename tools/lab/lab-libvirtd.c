@@ -236,13 +236,18 @@ died_error(const LabHost *host)
 {
     g_autofree char *out = lab_host_path(host, "log/libvirtd.out");
     g_autofree char *log = lab_host_path(host, "log/libvirtd.log");
-    g_autofree char *tail_out = lab_log_tail(out, 5);
-    g_autofree char *tail_log = lab_log_tail(log, 5);
+    g_autofree char *tail = lab_log_tail(log, 5);
+    const char *path = log;
 
+    /* Errors before logging is set up only reach standard error. */
+    if (!*tail) {
+        g_free(tail);
+        tail = lab_log_tail(out, 5);
+        path = out;
+    }
     return g_error_new(XM_ERROR, XM_ERR_OPERATION_FAILED,
-                       _("host %u: libvirtd (PID %d) exited; its output (%s):\n%s%s"),
-                       host->index, (int)host->libvirtd_pid, out,
-                       tail_out, tail_log);
+                       _("host %u: libvirtd (PID %d) exited; the end of %s:\n%s"),
+                       host->index, (int)host->libvirtd_pid, path, tail);
 }
 
 /* Asks the driver through stock virsh: the same path every user takes. */

@@ -92,6 +92,12 @@ main(int argc, char **argv)
             g_printerr(_("xenmig-lab: must run as root (it creates network, UTS and mount namespaces)\n"));
             return LAB_EXIT_FAILURE;
         }
+        {
+            g_autofree char *prgname = g_strdup_printf("xenmig-lab %s", argv[i]);
+
+            /* Option help then reads "xenmig-lab up [OPTION...] N". */
+            g_set_prgname(prgname);
+        }
         return commands[c].run(dir, argc - i, argv + i);
     }
     g_printerr(_("xenmig-lab: unknown command '%s'\n"), argv[i]);
