@@ -10,10 +10,13 @@ mapfile -t uris < "$LAB_DIR/uris"
 for i in 1 2; do
     u=${uris[$((i - 1))]}
     virsh -c "$u" version > /dev/null || fail "virsh version on host $i"
-    [ "$(virsh -q -c "$u" uri)" = "xen:///system" ] || fail "host $i: uri is $(virsh -q -c "$u" uri)"
+    [ "$(virsh -q -c "$u" uri)" = "$u" ] || fail "host $i: uri is $(virsh -q -c "$u" uri)"
     [ "$(virsh -q -c "$u" hostname)" = "xenmig-host$i" ] || fail "host $i: hostname is $(virsh -q -c "$u" hostname)"
-    # Inside the host, its URI is the default one.
+    # Inside the host, its URI is the default one, and plain xen:///system
+    # reaches its libvirtd through the host's own /run/libvirt.
     [ "$(lab exec $i -- virsh -q hostname)" = "xenmig-host$i" ] || fail "virsh inside host $i"
+    [ "$(lab exec $i -- virsh -q -c xen:///system hostname)" = "xenmig-host$i" ] ||
+        fail "xen:///system inside host $i"
 done
 # Host 1 reaches host 2's libvirtd over the lab network, by name.
 [ "$(lab exec 1 -- virsh -q -c xen+tcp://xenmig-host2/system hostname)" = xenmig-host2 ] ||
