@@ -82,10 +82,15 @@ send_ack(XmNbdConn *c, guint32 option)
 }
 
 guint16
-xm_nbd_server_transmission_flags(XmNbdServer *s)
+xm_nbd_conn_transmission_flags(XmNbdConn *c)
 {
+    XmNbdServer *s = c->server;
     guint16 flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH |
-                    NBD_FLAG_SEND_DF | NBD_FLAG_CAN_MULTI_CONN;
+                    NBD_FLAG_CAN_MULTI_CONN;
+
+    /* "don't fragment" only means something with structured replies */
+    if (c->structured)
+        flags |= NBD_FLAG_SEND_DF;
 
     if (s->readonly)
         flags |= NBD_FLAG_READ_ONLY;
@@ -112,7 +117,7 @@ send_info_export(XmNbdConn *c, guint32 option)
     } __attribute__((packed)) info = {
         .type = htobe16(NBD_INFO_EXPORT),
         .size = htobe64(c->server->size),
-        .flags = htobe16(xm_nbd_server_transmission_flags(c->server)),
+        .flags = htobe16(xm_nbd_conn_transmission_flags(c)),
     };
 
     return send_reply(c, option, NBD_REP_INFO, &info, sizeof(info));
@@ -191,7 +196,7 @@ opt_export_name(XmNbdConn *c, Cursor *cur)
         guint8 zeroes[124];
     } __attribute__((packed)) reply = {
         .size = htobe64(c->server->size),
-        .flags = htobe16(xm_nbd_server_transmission_flags(c->server)),
+        .flags = htobe16(xm_nbd_conn_transmission_flags(c)),
     };
 
     if (cur->left > XM_NBD_MAX_STRING ||

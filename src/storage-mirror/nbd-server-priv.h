@@ -92,7 +92,7 @@ gboolean xm_nbd_conn_write(XmNbdConn *c, const void *buf, gsize len);
 /* nbd-server-handshake.c: returns TRUE when the client entered the
  * transmission phase, FALSE when the connection must be closed. */
 gboolean xm_nbd_conn_handshake(XmNbdConn *c);
-guint16 xm_nbd_server_transmission_flags(XmNbdServer *s);
+guint16 xm_nbd_conn_transmission_flags(XmNbdConn *c);
 
 /* nbd-server-transmit.c: serves requests until the client disconnects
  * or breaks the protocol. */

@@ -301,7 +301,7 @@ allowed_flags(guint16 type)
 {
     switch (type) {
     case NBD_CMD_READ:
-        return NBD_CMD_FLAG_DF | NBD_CMD_FLAG_FUA;
+        return NBD_CMD_FLAG_DF | NBD_CMD_FLAG_FUA;   /* FUA: no-op */
     case NBD_CMD_WRITE:
     case NBD_CMD_TRIM:
         return NBD_CMD_FLAG_FUA;
