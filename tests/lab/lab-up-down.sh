@@ -21,7 +21,19 @@ grep -q "$(basename "$LAB_DIR")" <(lab status) || fail "status does not name the
 mapfile -t names < <(ip netns list | awk '{print $1}' | grep "^$(lab_ns_prefix)-")
 [ "${#names[@]}" = 3 ] || fail "expected 3 namespaces (hub + 2 hosts), got: ${names[*]}"
 
+# A process left running inside a host is the lab's too.
+"$LAB_BIN" --dir "$LAB_DIR" exec 2 -- sleep 600 < /dev/null > /dev/null 2>&1 &
+exec_pid=$!
+for _ in $(seq 50); do
+    [ "$(readlink "/proc/$exec_pid/exe" 2>/dev/null)" = "$(readlink -f "$(command -v sleep)")" ] && break
+    sleep 0.1
+done
+[ "$(readlink "/proc/$exec_pid/exe")" = "$(readlink -f "$(command -v sleep)")" ] ||
+    fail "exec did not become the command"
+pids+=("$exec_pid")
+
 lab down
+wait "$exec_pid" 2> /dev/null || true
 for p in "${pids[@]}"; do
     ! pid_running "$p" || fail "PID $p still runs after down"
 done
