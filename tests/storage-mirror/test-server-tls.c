@@ -199,10 +199,11 @@ main(int argc, char **argv)
     g_autofree char *tmp = NULL;
     g_autofree char *script = NULL;
     g_autofree char *cmd = NULL;
+    g_autofree char *certtool = g_find_program_in_path("certtool");
     int rc;
 
     g_test_init(&argc, &argv, NULL);
-    if (!srcdir || !g_find_program_in_path("certtool")) {
+    if (!srcdir || !certtool) {
         g_test_skip("needs XENMIG_SRCDIR and certtool");
         return 77;
     }
