@@ -192,6 +192,17 @@ lab_libvirtd_spawn(const Lab *lab, const LabHost *host, GError **error)
     return pid;
 }
 
+gboolean
+lab_module_present(const Lab *lab)
+{
+    g_autofree char *path = NULL;
+
+    if (!lab->module_dir)
+        return FALSE;
+    path = g_build_filename(lab->module_dir, LAB_MODULE_FILE, NULL);
+    return g_file_test(path, G_FILE_TEST_EXISTS);
+}
+
 char *
 lab_log_tail(const char *path, guint lines)
 {

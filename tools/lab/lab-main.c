@@ -19,6 +19,7 @@ static const struct {
     { "status", lab_cmd_status },
     { "exec", lab_cmd_exec },
     { "guest", lab_cmd_guest },
+    { "restart", lab_cmd_restart },
 };
 
 void
@@ -38,6 +39,7 @@ usage(FILE *out)
               "  exec N -- CMD [ARG...]    run CMD inside host N's namespaces\n"
               "  guest NAME [OPTION...]    make disk images on a host and print a sim\n"
               "                            guest's domain XML (see --help of 'guest')\n"
+              "  restart N [--kill]        restart host N's libvirtd, leaving its guests alone\n"
               "  down [--purge]            stop every host and remove what the lab made\n"
               "\n"
               "DIR defaults to $XENMIG_LAB_DIR or /run/xenmig-lab. See xenmig-lab(1).\n"));

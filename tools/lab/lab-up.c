@@ -9,8 +9,6 @@
 
 #include "lab.h"
 
-#define MODULE_FILE "libvirt_driver_libxl.so"
-
 /* The build tree the running executable lives in (<build>/tools/lab/),
  * or NULL when it is installed. */
 static char *
@@ -49,7 +47,7 @@ resolve_module_dir(const char *option, GError **error)
     if (!build) {
         g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
                     _("xenmig-lab does not run from a build tree; give the directory holding %s with --module-dir"),
-                    MODULE_FILE);
+                    LAB_MODULE_FILE);
         return NULL;
     }
     return g_build_filename(build, "src", "driver", NULL);
@@ -180,8 +178,8 @@ make_host(Lab *lab, LabHost *host, GError **error)
 static gboolean
 bring_up(Lab *lab, guint n, GError **error)
 {
-    g_autofree char *module = g_build_filename(lab->module_dir, MODULE_FILE, NULL);
-    gboolean have_module = g_file_test(module, G_FILE_TEST_EXISTS);
+    g_autofree char *module = g_build_filename(lab->module_dir, LAB_MODULE_FILE, NULL);
+    gboolean have_module = lab_module_present(lab);
 
     if (!have_module)
         g_printerr(_("xenmig-lab: warning: %s does not exist; the hosts' libvirtd run without the xen driver\n"),

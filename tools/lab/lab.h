@@ -27,6 +27,7 @@
 #define LAB_LIBVIRTD_PORT 16509
 #define LAB_MAX_HOSTS 200
 #define LAB_LIBVIRTD "/usr/sbin/libvirtd"
+#define LAB_MODULE_FILE "libvirt_driver_libxl.so"
 
 /* Exit codes of every command. */
 enum {
@@ -97,17 +98,19 @@ pid_t lab_libvirtd_spawn(const Lab *lab, const LabHost *host, GError **error);
 gboolean lab_libvirtd_wait(const Lab *lab, const LabHost *host,
                            gboolean check_driver, GError **error);
 char *lab_log_tail(const char *path, guint lines);
+gboolean lab_module_present(const Lab *lab);
 
 /* lab-down.c: stops and removes everything the state names; @purge also
  * removes the storage, definitions and logs kept for the next `up`. */
 gboolean lab_teardown(Lab *lab, gboolean purge, GError **error);
 
-/* Commands: lab-up.c, lab-down.c, lab-guest.c, lab-exec.c */
+/* Commands: lab-up.c, lab-down.c, lab-guest.c, lab-exec.c, lab-restart.c */
 int lab_cmd_up(const char *dir, int argc, char **argv);
 int lab_cmd_down(const char *dir, int argc, char **argv);
 int lab_cmd_status(const char *dir, int argc, char **argv);
 int lab_cmd_exec(const char *dir, int argc, char **argv);
 int lab_cmd_guest(const char *dir, int argc, char **argv);
+int lab_cmd_restart(const char *dir, int argc, char **argv);
 
 /* lab-main.c */
 void lab_print_error(const GError *error);
