@@ -10,14 +10,24 @@ TESTDIR=$XENMIG_SRCDIR/tests/storage-mirror
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xenmig-test.XXXXXX")
 _bg_pids=()
+_on_exit=()
+
+# on_exit CMD: runs the shell command CMD at exit, after the background
+# processes are gone (e.g. to detach a loop device)
+on_exit() {
+    _on_exit+=("$1")
+}
 
 _lib_cleanup() {
-    local rc=$? p
+    local rc=$? p c
     for p in "${_bg_pids[@]}"; do
         kill "$p" 2>/dev/null || true
     done
     for p in "${_bg_pids[@]}"; do
         wait "$p" 2>/dev/null || true
+    done
+    for c in "${_on_exit[@]}"; do
+        eval "$c" || true
     done
     rm -rf "$tmp"
     exit $rc

@@ -107,6 +107,23 @@ copy-tcp)
     cmp "$img" "$tmp/target.img"
     cmp "$img" "$tmp/back.img"
     ;;
+blockdev)
+    # a block device (a loop device over the test image)
+    [ "$(id -u)" = 0 ] || skip "needs root for a loop device"
+    require losetup qemu-io
+    dev=$(losetup -f --show "$img" 2>/dev/null) || skip "no loop device"
+    on_exit "losetup -d '$dev'"
+    serve_unix "$dev" "$sock"
+    [ "$(nbdinfo --size "$uri")" = $((16 * M)) ] || fail "wrong size"
+    out=$(qemu-io -f raw "$uri" -c "write -P 0x61 $((3 * M)) 65536" \
+          -c "write -z $((5 * M)) $M" -c "write -z -u $((6 * M)) $M" \
+          -c "discard $((8 * M)) 65536" -c flush \
+          -c "read -P 0x61 $((3 * M)) 65536" -c "read -P 0 $((5 * M)) $((2 * M))" 2>&1)
+    ! grep -Eqi 'fail|error' <<<"$out" || fail "$out"
+    nbdcopy --connections 4 --threads 4 "$uri" "$tmp/copy.img"
+    stop_server
+    cmp "$dev" "$tmp/copy.img"
+    ;;
 *)
     fail "unknown case $case_"
     ;;
