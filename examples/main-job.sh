@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD=${XENMIG_BUILD:-build}
-LAB="$PWD/$BUILD/tools/lab/xenmig-lab"
+case $BUILD in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+LAB="$BUILD/tools/lab/xenmig-lab"
 export XENMIG_LAB_DIR=${XENMIG_LAB_DIR:-/run/xenmig-lab}
 AS_ROOT=
 [ "$(id -u)" = 0 ] || AS_ROOT="sudo --preserve-env=XENMIG_LAB_DIR"
