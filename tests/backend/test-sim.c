@@ -1,0 +1,754 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The sim backend with real guest processes: lifecycle, events, heartbeats,
+ * save/restore (plain and live), bad streams, reconnect after the backend
+ * went away, and deaths from outside.
+ *
+ * Every guest this test starts is killed at the end of its test case, and
+ * by a SIGABRT handler when an assertion fails, so no process outlives it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <xenmig/backend.h>
+#include <xenmig/error.h>
+#include "backend/sim-proto.h"
+
+#define MAX_PIDS 256
+static volatile pid_t tracked[MAX_PIDS];
+static volatile int ntracked;
+
+static void
+kill_tracked(void)
+{
+    for (int i = 0; i < ntracked; i++) {
+        if (tracked[i] > 0)
+            kill(tracked[i], SIGKILL);
+    }
+}
+
+static void
+on_abort(int sig)
+{
+    kill_tracked();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+typedef struct {
+    XmDomainEventKind kind;
+    int domid;
+} Event;
+
+typedef struct {
+    char *dir;
+    char *disk;
+    XmBackendConfig cfg;
+    XmBackend *b;
+    const XmBackendOps *ops;
+    GMutex lock;
+    GCond cond;
+    GArray *events;
+} Fixture;
+
+static void
+on_event(XmBackend *b, int domid, XmDomainEventKind kind, gpointer data)
+{
+    Fixture *f = data;
+    Event ev = { kind, domid };
+
+    g_mutex_lock(&f->lock);
+    g_array_append_val(f->events, ev);
+    g_cond_broadcast(&f->cond);
+    g_mutex_unlock(&f->lock);
+}
+
+/* Waits up to @ms for an event for @domid; returns its kind or -1. */
+static int
+wait_event(Fixture *f, int domid, int ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000LL;
+    int kind = -1;
+
+    g_mutex_lock(&f->lock);
+    while (kind < 0) {
+        for (guint i = 0; i < f->events->len; i++) {
+            Event *e = &g_array_index(f->events, Event, i);
+            if (e->domid == domid) {
+                kind = e->kind;
+                g_array_remove_index(f->events, i);
+                break;
+            }
+        }
+        if (kind < 0 && !g_cond_wait_until(&f->cond, &f->lock, end))
+            break;
+    }
+    g_mutex_unlock(&f->lock);
+    return kind;
+}
+
+static XmBackend *
+open_backend(Fixture *f)
+{
+    g_autoptr(GError) err = NULL;
+    XmBackend *b = xm_backend_new(&f->cfg, on_event, f, &err);
+
+    g_assert_no_error(err);
+    return b;
+}
+
+static char *
+make_disk(const char *dir, const char *name, guint64 size)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, size), ==, 0);
+    close(fd);
+    return path;
+}
+
+static void
+setup(Fixture *f, gconstpointer data)
+{
+    f->dir = g_dir_make_tmp("xm-sim-XXXXXX", NULL);
+    g_assert_nonnull(f->dir);
+    f->disk = make_disk(f->dir, "disk0.img", 16 * 1024 * 1024);
+    f->cfg.backend = (char *) "sim";
+    f->cfg.state_dir = g_build_filename(f->dir, "state", NULL);
+    f->cfg.sim_host_name = (char *) "host-a";
+    f->cfg.sim_host_memory_mib = 1024;
+    f->cfg.sim_host_cpus = 2;
+    g_mutex_init(&f->lock);
+    g_cond_init(&f->cond);
+    f->events = g_array_new(FALSE, FALSE, sizeof(Event));
+    f->b = open_backend(f);
+    f->ops = xm_backend_ops(f->b);
+}
+
+static void
+teardown(Fixture *f, gconstpointer data)
+{
+    g_autofree char *cmd = NULL;
+
+    if (f->b) {
+        g_autofree int *ids = NULL;
+        size_t n = 0;
+        if (f->ops->list(f->b, &ids, &n, NULL)) {
+            for (size_t i = 0; i < n; i++)
+                f->ops->destroy(f->b, ids[i], NULL);
+        }
+        xm_backend_free(f->b);
+    }
+    kill_tracked();
+    ntracked = 0;
+    cmd = g_strdup_printf("rm -rf '%s'", f->dir);
+    g_assert_cmpint(system(cmd), ==, 0);
+    g_free(f->disk);
+    g_free(f->cfg.state_dir);
+    g_free(f->dir);
+    g_array_unref(f->events);
+    g_mutex_clear(&f->lock);
+    g_cond_clear(&f->cond);
+}
+
+static XmDomainDef *
+make_def(Fixture *f, const char *name, guint heartbeat_ms, guint64 dirty_mib_s,
+         guint64 write_mib_s)
+{
+    XmDomainDef *def = g_new0(XmDomainDef, 1);
+
+    def->name = g_strdup(name);
+    xm_uuid_generate(def->uuid);
+    def->max_memory_kib = 32 * 1024;
+    def->current_memory_kib = 32 * 1024;
+    def->vcpus = def->max_vcpus = 2;
+    def->os_type = XM_OS_PVH;
+    def->ndisks = 1;
+    def->disks = g_new0(XmDiskDef, 1);
+    def->disks[0].source = g_strdup(f->disk);
+    def->disks[0].target = g_strdup("xvda");
+    def->sim.present = true;
+    def->sim.heartbeat_ms = heartbeat_ms;
+    def->sim.ram_dirty_mib_s = dirty_mib_s;
+    def->sim.disk_write_mib_s = write_mib_s;
+    return def;
+}
+
+static pid_t
+pid_of(Fixture *f, int domid)
+{
+    g_autofree char *path = g_strdup_printf("%s/sim/%d.pid", f->cfg.state_dir, domid);
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return -1;
+    return atoi(text);
+}
+
+static void
+track(Fixture *f, int domid)
+{
+    pid_t pid = pid_of(f, domid);
+
+    g_assert_cmpint(pid, >, 0);
+    g_assert_cmpint(ntracked, <, MAX_PIDS);
+    tracked[ntracked++] = pid;
+}
+
+static int
+create(Fixture *f, const XmDomainDef *def, gboolean paused)
+{
+    g_autoptr(GError) err = NULL;
+    int domid = f->ops->create(f->b, def, paused, &err);
+
+    g_assert_no_error(err);
+    g_assert_cmpint(domid, >, 0);
+    track(f, domid);
+    return domid;
+}
+
+static char *
+ctl(Fixture *f, int domid, const char *line)
+{
+    g_autofree char *sock = g_strdup_printf("%s/sim/%d.sock", f->cfg.state_dir, domid);
+    g_autoptr(GError) err = NULL;
+    char *reply = NULL;
+
+    g_assert_true(xm_sim_ctl_call(sock, line, -1, -1, 10000, &reply, &err));
+    g_assert_no_error(err);
+    return reply;
+}
+
+static guint64
+hb_seq(Fixture *f, int domid)
+{
+    g_autofree char *reply = ctl(f, domid, "info");
+
+    return xm_sim_reply_get_u64(reply, "hb_seq", 0);
+}
+
+static char *
+ram_checksum(Fixture *f, int domid)
+{
+    g_autofree char *reply = ctl(f, domid, "ram-checksum");
+
+    return xm_sim_reply_get(reply, "checksum");
+}
+
+static gboolean
+process_alive(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int) pid);
+    g_autofree char *text = NULL;
+    const char *p;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return FALSE;
+    p = strrchr(text, ')');
+    return p && p[2] != 'Z' && p[2] != 'X';
+}
+
+static guint
+count_pid_files(Fixture *f)
+{
+    g_autofree char *dir = g_build_filename(f->cfg.state_dir, "sim", NULL);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *e;
+    guint n = 0;
+
+    while (d && (e = g_dir_read_name(d)))
+        n += g_str_has_suffix(e, ".pid");
+    return n;
+}
+
+/* Runs "xenmig-sim-guest heartbeat-check" on the disk; returns its line. */
+static char *
+heartbeat_check(Fixture *f, int *status)
+{
+    g_autofree char *prog = g_build_filename(BUILDDIR, "src", "backend",
+                                             "xenmig-sim-guest", NULL);
+    const char *argv[] = { prog, "heartbeat-check", f->disk, NULL };
+    g_autoptr(GError) err = NULL;
+    char *out = NULL;
+    int wstatus = 0;
+
+    g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL,
+                               NULL, &out, NULL, &wstatus, &err));
+    g_assert_no_error(err);
+    *status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+    g_strstrip(out);
+    g_test_message("heartbeat-check: %s", out);
+    return out;
+}
+
+static guint64
+field(const char *line, const char *key)
+{
+    return xm_sim_reply_get_u64(line, key, G_MAXUINT64);
+}
+
+static void
+test_lifecycle(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "life", 20, 4, 1);
+    g_autoptr(GError) err = NULL;
+    g_autofree int *ids = NULL;
+    XmDomainInfo info;
+    size_t n = 0;
+    guint64 seq, free_before = 0, free_after = 0;
+    int domid;
+
+    g_assert_true(f->ops->free_memory(f->b, &free_before, &err));
+    domid = create(f, def, FALSE);
+    g_assert_true(f->ops->list(f->b, &ids, &n, &err));
+    g_assert_cmpuint(n, ==, 1);
+    g_assert_cmpint(ids[0], ==, domid);
+    g_assert_true(f->ops->free_memory(f->b, &free_after, &err));
+    g_assert_cmpuint(free_before - free_after, ==, 32 * 1024);
+
+    g_assert_true(f->ops->info(f->b, domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    g_assert_cmpuint(info.memory_kib, ==, 32 * 1024);
+    g_assert_cmpuint(info.vcpus, ==, 2);
+    g_assert_cmpmem(info.uuid, 16, def->uuid, 16);
+
+    /* paused: no heartbeat */
+    g_usleep(100000);
+    g_assert_true(f->ops->pause(f->b, domid, &err));
+    g_assert_true(f->ops->info(f->b, domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_PAUSED);
+    seq = hb_seq(f, domid);
+    g_assert_cmpuint(seq, >, 0);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, domid), ==, seq);
+    g_assert_false(f->ops->pause(f->b, domid, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_clear_error(&err);
+
+    /* unpaused: it beats again */
+    g_assert_true(f->ops->unpause(f->b, domid, &err));
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, domid), >, seq);
+
+    g_assert_true(f->ops->set_memory(f->b, domid, 16 * 1024, &err));
+    g_assert_true(f->ops->info(f->b, domid, &info, &err));
+    g_assert_cmpuint(info.memory_kib, ==, 16 * 1024);
+    g_assert_false(f->ops->set_memory(f->b, domid, 64 * 1024, &err));
+    g_clear_error(&err);
+
+    g_assert_true(f->ops->shutdown(f->b, domid, &err));
+    g_assert_cmpint(wait_event(f, domid, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
+    g_clear_pointer(&ids, g_free);
+    g_assert_true(f->ops->list(f->b, &ids, &n, &err));
+    g_assert_cmpuint(n, ==, 0);
+    g_assert_false(f->ops->info(f->b, domid, &info, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_NO_DOMAIN);
+    g_assert_cmpuint(count_pid_files(f), ==, 0);
+}
+
+static void
+test_destroy(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "doomed", 20, 0, 0);
+    g_autoptr(GError) err = NULL;
+    int domid = create(f, def, TRUE);
+    pid_t pid = pid_of(f, domid);
+    XmDomainInfo info;
+
+    g_assert_true(f->ops->info(f->b, domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_PAUSED);
+    g_assert_true(f->ops->destroy(f->b, domid, &err));
+    g_assert_false(process_alive(pid));
+    /* a destroy is no news: no event */
+    g_assert_cmpint(wait_event(f, domid, 700), ==, -1);
+    g_assert_false(f->ops->destroy(f->b, domid, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_NO_DOMAIN);
+    g_assert_cmpuint(count_pid_files(f), ==, 0);
+}
+
+static void
+test_duplicate(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "twin", 0, 0, 0);
+    g_autoptr(GError) err = NULL;
+
+    create(f, def, TRUE);
+    g_assert_cmpint(f->ops->create(f->b, def, TRUE, &err), ==, -1);
+    g_assert_error(err, XM_ERROR, XM_ERR_DOM_EXIST);
+    g_assert_cmpuint(count_pid_files(f), ==, 1);
+}
+
+static void
+test_missing_disk(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "nodisk", 20, 0, 0);
+    g_autoptr(GError) err = NULL;
+
+    g_free(def->disks[0].source);
+    def->disks[0].source = g_build_filename(f->dir, "missing.img", NULL);
+    g_assert_cmpint(f->ops->create(f->b, def, FALSE, &err), ==, -1);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, "missing.img"));
+    g_assert_cmpuint(count_pid_files(f), ==, 0);
+}
+
+static void
+test_heartbeat(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "beat", 20, 8, 2);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *line = NULL;
+    int domid = create(f, def, FALSE), status;
+
+    g_usleep(1000000);
+    g_assert_true(f->ops->pause(f->b, domid, &err));
+    line = heartbeat_check(f, &status);
+    g_assert_cmpint(status, ==, 0);
+    g_assert_cmpuint(field(line, "records"), >=, 30);
+    g_assert_cmpuint(field(line, "missing"), ==, 0);
+    g_assert_cmpuint(field(line, "first"), ==, 1);
+    g_assert_cmpuint(field(line, "last"), ==, hb_seq(f, domid));
+    g_assert_cmpuint(field(line, "max_gap_ms"), <, 500);
+    g_assert_nonnull(strstr(line, " hosts=host-a"));
+}
+
+/* Saves the guest to a file, restores it, compares RAM and heartbeats. */
+static void
+save_restore(Fixture *f, guint flags)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "saved", 20, 16, 2);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *img = g_build_filename(f->dir, "save.img", NULL);
+    g_autofree char *sum_saved = NULL, *sum_restored = NULL, *line = NULL;
+    XmDomainInfo info;
+    guint64 seq;
+    int domid = create(f, def, FALSE), fd, restored, status;
+
+    g_usleep(300000);
+    fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_true(f->ops->suspend_to_fd(f->b, domid, fd, flags, NULL, &err));
+    g_assert_no_error(err);
+    close(fd);
+    g_assert_true(f->ops->info(f->b, domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_PAUSED);
+    sum_saved = ram_checksum(f, domid);
+    seq = hb_seq(f, domid);
+    g_assert_cmpuint(seq, >, 5);
+    g_usleep(100000);
+    g_assert_cmpuint(hb_seq(f, domid), ==, seq);   /* suspended: no heartbeat */
+    g_assert_true(f->ops->destroy(f->b, domid, &err));
+
+    /* the same host writes it: the image shows one continuous sequence */
+    fd = open(img, O_RDONLY | O_CLOEXEC);
+    restored = f->ops->restore_from_fd(f->b, def, fd, TRUE, NULL, &err);
+    close(fd);
+    g_assert_no_error(err);
+    g_assert_cmpint(restored, >, domid);
+    track(f, restored);
+    g_assert_true(f->ops->info(f->b, restored, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_PAUSED);
+    sum_restored = ram_checksum(f, restored);
+    g_assert_cmpstr(sum_restored, ==, sum_saved);
+    g_assert_cmpuint(hb_seq(f, restored), ==, seq);
+
+    g_assert_true(f->ops->unpause(f->b, restored, &err));
+    g_usleep(300000);
+    g_assert_true(f->ops->pause(f->b, restored, &err));
+    line = heartbeat_check(f, &status);
+    g_assert_cmpint(status, ==, 0);
+    g_assert_cmpuint(field(line, "missing"), ==, 0);
+    g_assert_cmpuint(field(line, "first"), ==, 1);
+    g_assert_cmpuint(field(line, "last"), >, seq + 5);
+}
+
+static void
+test_save_restore(Fixture *f, gconstpointer data)
+{
+    save_restore(f, 0);
+}
+
+static void
+test_save_restore_live(Fixture *f, gconstpointer data)
+{
+    save_restore(f, XM_SUSPEND_LIVE);
+}
+
+static void
+test_save_resume(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "resumed", 20, 4, 0);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *img = g_build_filename(f->dir, "save.img", NULL);
+    XmDomainInfo info;
+    guint64 seq;
+    int domid = create(f, def, FALSE), fd;
+
+    fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    g_assert_true(f->ops->suspend_to_fd(f->b, domid, fd, XM_SUSPEND_LIVE, NULL, &err));
+    close(fd);
+    seq = hb_seq(f, domid);
+    g_assert_false(f->ops->unpause(f->b, domid, &err));   /* suspended, not paused */
+    g_clear_error(&err);
+    g_assert_true(f->ops->resume(f->b, domid, &err));
+    g_assert_true(f->ops->info(f->b, domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, domid), >, seq);
+}
+
+static gboolean
+cancel_later(gpointer data)
+{
+    g_cancellable_cancel(data);
+    return G_SOURCE_REMOVE;
+}
+
+static gpointer
+cancel_thread(gpointer data)
+{
+    g_usleep(300000);
+    cancel_later(data);
+    return NULL;
+}
+
+static void
+test_save_cancel(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "cancelled", 20, 4, 0);
+    g_autoptr(GCancellable) c = g_cancellable_new();
+    g_autoptr(GError) err = NULL;
+    XmDomainInfo info;
+    GThread *t;
+    guint64 seq;
+    int domid = create(f, def, FALSE), p[2];
+
+    /* nobody reads the pipe: the save blocks until it is cancelled */
+    g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+    t = g_thread_new("cancel", cancel_thread, c);
+    g_assert_false(f->ops->suspend_to_fd(f->b, domid, p[1], XM_SUSPEND_LIVE, c, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_ABORTED);
+    g_thread_join(t);
+    close(p[0]);
+    close(p[1]);
+    g_assert_true(f->ops->info(f->b, domid, &info, NULL));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    seq = hb_seq(f, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, domid), >, seq);
+}
+
+/* Writes a save stream of a fresh guest to @img and destroys the guest. */
+static XmDomainDef *
+saved_image(Fixture *f, const char *img)
+{
+    XmDomainDef *def = make_def(f, "bad", 20, 4, 0);
+    g_autoptr(GError) err = NULL;
+    int domid = create(f, def, FALSE);
+    int fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    g_usleep(100000);
+    g_assert_true(f->ops->suspend_to_fd(f->b, domid, fd, 0, NULL, &err));
+    close(fd);
+    g_assert_true(f->ops->destroy(f->b, domid, &err));
+    return def;
+}
+
+static void
+restore_fails(Fixture *f, const XmDomainDef *def, const char *img, const char *msg)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree int *ids = NULL;
+    size_t n = 0;
+    int fd = open(img, O_RDONLY | O_CLOEXEC);
+
+    g_assert_cmpint(f->ops->restore_from_fd(f->b, def, fd, FALSE, NULL, &err), ==, -1);
+    close(fd);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_test_message("refused: %s", err->message);
+    g_assert_nonnull(strstr(err->message, msg));
+    g_assert_true(f->ops->list(f->b, &ids, &n, NULL));
+    g_assert_cmpuint(n, ==, 0);
+    g_assert_cmpuint(count_pid_files(f), ==, 0);
+}
+
+static void
+test_restore_corrupt(Fixture *f, gconstpointer data)
+{
+    g_autofree char *img = g_build_filename(f->dir, "save.img", NULL);
+    g_autoptr(XmDomainDef) def = saved_image(f, img);
+    struct stat st;
+    uint8_t byte;
+    int fd = open(img, O_RDWR);
+
+    g_assert_cmpint(fstat(fd, &st), ==, 0);
+    g_assert_cmpint(pread(fd, &byte, 1, st.st_size / 2), ==, 1);
+    byte ^= 0x40;
+    g_assert_cmpint(pwrite(fd, &byte, 1, st.st_size / 2), ==, 1);
+    close(fd);
+    restore_fails(f, def, img, "corrupt");
+}
+
+static void
+test_restore_truncated(Fixture *f, gconstpointer data)
+{
+    g_autofree char *img = g_build_filename(f->dir, "save.img", NULL);
+    g_autoptr(XmDomainDef) def = saved_image(f, img);
+    struct stat st;
+
+    g_assert_cmpint(stat(img, &st), ==, 0);
+    g_assert_cmpint(truncate(img, st.st_size - 1000), ==, 0);
+    restore_fails(f, def, img, "truncated");
+}
+
+static void
+test_restore_garbage(Fixture *f, gconstpointer data)
+{
+    g_autofree char *img = g_build_filename(f->dir, "save.img", NULL);
+    g_autoptr(XmDomainDef) def = make_def(f, "garbage", 20, 0, 0);
+
+    g_assert_true(g_file_set_contents(img, "this is not a memory stream at all", -1, NULL));
+    restore_fails(f, def, img, "bad magic");
+}
+
+static void
+test_reconnect(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "survivor", 20, 4, 1);
+    g_autoptr(GError) err = NULL;
+    g_autofree int *ids = NULL;
+    g_autofree char *line = NULL;
+    XmDomainInfo info;
+    size_t n = 0;
+    guint64 seq;
+    int domid = create(f, def, FALSE), status, next;
+    pid_t pid = pid_of(f, domid);
+
+    g_usleep(200000);
+    xm_backend_free(f->b);         /* like a libvirtd stop: guests keep running */
+    f->b = NULL;
+    g_usleep(300000);
+    g_assert_true(process_alive(pid));
+
+    f->b = open_backend(f);
+    g_assert_true(f->ops->list(f->b, &ids, &n, &err));
+    g_assert_cmpuint(n, ==, 0);    /* nothing known before reconnect() */
+    g_clear_pointer(&ids, g_free);
+    g_assert_true(f->ops->reconnect(f->b, &ids, &n, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(n, ==, 1);
+    g_assert_cmpint(ids[0], ==, domid);
+    g_assert_true(f->ops->info(f->b, domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    g_assert_cmpmem(info.uuid, 16, def->uuid, 16);
+
+    seq = hb_seq(f, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, domid), >, seq);
+    g_assert_true(f->ops->pause(f->b, domid, &err));
+    line = heartbeat_check(f, &status);
+    g_assert_cmpint(status, ==, 0);
+    g_assert_cmpuint(field(line, "missing"), ==, 0);
+    g_assert_cmpuint(field(line, "max_gap_ms"), <, 300);
+
+    /* domids keep growing across backends */
+    g_autoptr(XmDomainDef) other = make_def(f, "newcomer", 0, 0, 0);
+    next = create(f, other, TRUE);
+    g_assert_cmpint(next, >, domid);
+
+    /* a reconnected guest's death is still noticed */
+    kill(pid, SIGKILL);
+    g_assert_cmpint(wait_event(f, domid, 5000), ==, XM_DOMAIN_EVENT_DIED);
+}
+
+static void
+test_reconnect_forgets_dead(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "ghost", 20, 0, 0);
+    g_autoptr(GError) err = NULL;
+    g_autofree int *ids = NULL;
+    size_t n = 0;
+    int domid = create(f, def, FALSE);
+    pid_t pid = pid_of(f, domid);
+
+    xm_backend_free(f->b);
+    f->b = NULL;
+    kill(pid, SIGKILL);
+    for (int i = 0; i < 100 && process_alive(pid); i++)
+        g_usleep(20000);
+    f->b = open_backend(f);
+    g_assert_true(f->ops->reconnect(f->b, &ids, &n, &err));
+    g_assert_cmpuint(n, ==, 0);
+    g_assert_cmpuint(count_pid_files(f), ==, 0);
+}
+
+static void
+test_killed_from_outside(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "victim", 20, 0, 0);
+    g_autofree int *ids = NULL;
+    size_t n = 0;
+    int domid = create(f, def, FALSE);
+
+    kill(pid_of(f, domid), SIGKILL);
+    g_assert_cmpint(wait_event(f, domid, 5000), ==, XM_DOMAIN_EVENT_DIED);
+    g_assert_true(f->ops->list(f->b, &ids, &n, NULL));
+    g_assert_cmpuint(n, ==, 0);
+}
+
+static void
+test_guest_initiated(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) a = make_def(f, "poweroff", 20, 0, 0);
+    g_autoptr(XmDomainDef) b = make_def(f, "crasher", 0, 0, 0);
+    g_autoptr(XmDomainDef) c = make_def(f, "rebooter", 0, 0, 0);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *reply = NULL;
+    int da = create(f, a, FALSE), db = create(f, b, FALSE), dc = create(f, c, FALSE);
+
+    /* SIGTERM is the guest powering itself off */
+    kill(pid_of(f, da), SIGTERM);
+    g_assert_cmpint(wait_event(f, da, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
+    reply = ctl(f, db, "crash");
+    g_assert_cmpint(wait_event(f, db, 5000), ==, XM_DOMAIN_EVENT_CRASHED);
+    g_assert_true(f->ops->reboot(f->b, dc, &err));
+    g_assert_cmpint(wait_event(f, dc, 5000), ==, XM_DOMAIN_EVENT_REBOOT);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    signal(SIGABRT, on_abort);
+    signal(SIGTERM, on_abort);
+    /* find the guest program of this build tree, whatever the environment */
+    g_setenv("XENMIG_SIM_GUEST", BUILDDIR "/src/backend/xenmig-sim-guest", TRUE);
+
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, setup, fn, teardown)
+    ADD("/sim/lifecycle", test_lifecycle);
+    ADD("/sim/destroy", test_destroy);
+    ADD("/sim/duplicate", test_duplicate);
+    ADD("/sim/missing-disk", test_missing_disk);
+    ADD("/sim/heartbeat", test_heartbeat);
+    ADD("/sim/save-restore", test_save_restore);
+    ADD("/sim/save-restore-live", test_save_restore_live);
+    ADD("/sim/save-resume", test_save_resume);
+    ADD("/sim/save-cancel", test_save_cancel);
+    ADD("/sim/restore-corrupt", test_restore_corrupt);
+    ADD("/sim/restore-truncated", test_restore_truncated);
+    ADD("/sim/restore-garbage", test_restore_garbage);
+    ADD("/sim/reconnect", test_reconnect);
+    ADD("/sim/reconnect-forgets-dead", test_reconnect_forgets_dead);
+    ADD("/sim/killed-from-outside", test_killed_from_outside);
+    ADD("/sim/guest-initiated", test_guest_initiated);
+    return g_test_run();
+}
