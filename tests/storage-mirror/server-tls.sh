@@ -100,6 +100,40 @@ plaintext)
     fi
     stop_server
     ;;
+plaintext-options)
+    # before STARTTLS every option but ABORT is refused with TLS_REQD,
+    # and NBD_OPT_EXPORT_NAME (which has no error reply) hangs up
+    serve_tcp "$img" --tls-dir "$pki"
+    timeout 30 /usr/bin/python3 - "$SERVER_PORT" <<'PY'
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+def recv(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c: raise SystemExit("closed early")
+        b += c
+    return b
+assert recv(18)[:8] == b"NBDMAGIC"
+s.sendall(struct.pack(">I", 3))
+def opt(o, d=b""):
+    s.sendall(struct.pack(">QII", 0x49484156454F5054, o, len(d)) + d)
+    _, ro, rep, n = struct.unpack(">QIII", recv(20)); recv(n)
+    return rep
+TLS_REQD = (1 << 31) + 5
+for o, d in ((6, struct.pack(">IH", 0, 0)), (7, struct.pack(">IH", 0, 0)),
+             (3, b""), (8, b""), (9, struct.pack(">II", 0, 0)), (77, b"")):
+    rep = opt(o, d)
+    assert rep == TLS_REQD, "option %d answered 0x%x" % (o, rep)
+s.sendall(struct.pack(">QII", 0x49484156454F5054, 1, 0))
+try:
+    data = s.recv(1024)
+except ConnectionResetError:
+    data = b""
+assert data == b"", "EXPORT_NAME in plaintext got an answer"
+PY
+    stop_server
+    ;;
 no-client-cert)
     mkdir "$tmp/anon"
     cp "$pki/ca-cert.pem" "$tmp/anon/"
