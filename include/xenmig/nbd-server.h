@@ -35,6 +35,9 @@ typedef struct _XmNbdServer XmNbdServer;
  * @tls_verify_peer: require a client certificate signed by ca-cert.pem
  *   (recommended: TRUE)
  * @max_connections: maximum number of simultaneous clients; 0 means 16
+ * @handshake_timeout_ms: time a client has from connecting to the start of
+ *   transmission (TLS handshake included) before it is dropped; 0 means
+ *   30 seconds
  *
  * Configuration of a server; copied by xm_nbd_server_new().
  */
@@ -45,6 +48,7 @@ typedef struct {
     const char *tls_dir;
     gboolean tls_verify_peer;
     guint max_connections;
+    guint handshake_timeout_ms;
 } XmNbdServerConfig;
 
 /**

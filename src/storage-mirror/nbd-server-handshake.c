@@ -309,7 +309,8 @@ opt_starttls(XmNbdConn *c, Cursor *cur)
     if (!send_ack(c, NBD_OPT_STARTTLS))
         return FALSE;
     c->tls = xm_tls_session_new(c->server->tls, c->fd, NULL,
-                                XM_NBD_HANDSHAKE_TIMEOUT_MS, &err);
+                                MAX((c->deadline - g_get_monotonic_time())
+                                    / 1000, 1), &err);
     if (!c->tls) {
         g_debug("conn %" G_GUINT64_FORMAT ": %s", c->id, err->message);
         return FALSE;

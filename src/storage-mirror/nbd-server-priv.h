@@ -7,7 +7,7 @@
 #include <xenmig/nbd-server.h>
 #include "storage-mirror/tls.h"
 
-/* How long a client may take from connecting to the end of option
+/* Default time a client may take from connecting to the end of option
  * haggling (TLS handshake included) before it is dropped. */
 #define XM_NBD_HANDSHAKE_TIMEOUT_MS 30000
 
@@ -18,6 +18,7 @@ struct _XmNbdServer {
     gboolean readonly;
     gboolean verify_peer;
     guint max_connections;
+    guint handshake_timeout_ms;
     int image_fd;
     guint64 size;
     gboolean is_blockdev;

@@ -103,6 +103,9 @@ xm_nbd_server_new(const XmNbdServerConfig *config, GError **error)
     s->verify_peer = config->tls_verify_peer;
     s->max_connections = config->max_connections ? config->max_connections
                                                   : DEFAULT_MAX_CONNECTIONS;
+    s->handshake_timeout_ms = config->handshake_timeout_ms
+                              ? config->handshake_timeout_ms
+                              : XM_NBD_HANDSHAKE_TIMEOUT_MS;
     if (!open_image(s, error))
         return NULL;
     if (config->tls_dir) {
@@ -287,7 +290,7 @@ static void
 conn_run(XmNbdConn *c)
 {
     c->deadline = g_get_monotonic_time() +
-                  (gint64)XM_NBD_HANDSHAKE_TIMEOUT_MS * 1000;
+                  (gint64)c->server->handshake_timeout_ms * 1000;
     if (xm_nbd_conn_handshake(c)) {
         c->deadline = 0;
         g_debug("conn %" G_GUINT64_FORMAT ": transmission (structured %d, "

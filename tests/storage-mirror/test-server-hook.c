@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
 #include <xenmig/nbd-server.h>
 #include <xenmig/error.h>
 
@@ -84,6 +86,7 @@ fixture_setup(Fixture *f, gconstpointer data)
 
     config.image_path = f->image;
     config.readonly = data != NULL;
+    config.handshake_timeout_ms = 500;
     f->server = xm_nbd_server_new(&config, &err);
     g_assert_no_error(err);
     g_assert_true(xm_nbd_server_listen_unix(f->server, f->sock, &err));
@@ -412,6 +415,40 @@ test_api(Fixture *f, gconstpointer data)
     nbd_close(h);
 }
 
+/* A client that connects and then stalls is dropped after the handshake
+ * timeout; one that finished its handshake may idle forever. */
+static void
+test_handshake_timeout(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GSocketClient) sc = g_socket_client_new();
+    g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(f->sock);
+    g_autoptr(GSocketConnection) conn = NULL;
+    g_autoptr(GError) err = NULL;
+    struct nbd_handle *h;
+    GInputStream *in;
+    char buf[64];
+    gssize n, total = 0;
+    gint64 start = g_get_monotonic_time();
+
+    conn = g_socket_client_connect(sc, G_SOCKET_CONNECTABLE(addr), NULL,
+                                   &err);
+    g_assert_no_error(err);
+    h = client(f);   /* a proper client, idle past the timeout */
+    in = g_io_stream_get_input_stream(G_IO_STREAM(conn));
+    /* the greeting, then EOF once the server gives up on us */
+    while ((n = g_input_stream_read(in, buf, sizeof(buf), NULL, &err)) > 0)
+        total += n;
+    g_assert_no_error(err);
+    g_assert_cmpint(total, ==, 18);
+    g_assert_cmpint(g_get_monotonic_time() - start, >=, 400 * 1000);
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 10 * G_USEC_PER_SEC);
+    g_usleep(200 * 1000);
+    g_assert_cmpint(nbd_flush(h, 0), ==, 0);
+    g_assert_cmpuint(xm_nbd_server_get_connection_count(f->server), ==, 1);
+    nbd_shutdown(h, 0);
+    nbd_close(h);
+}
+
 static void
 test_new_errors(void)
 {
@@ -482,6 +519,8 @@ main(int argc, char **argv)
                fixture_setup, test_readonly, fixture_teardown);
     g_test_add("/nbd-server/api", Fixture, NULL, fixture_setup, test_api,
                fixture_teardown);
+    g_test_add("/nbd-server/handshake-timeout", Fixture, NULL, fixture_setup,
+               test_handshake_timeout, fixture_teardown);
     g_test_add_func("/nbd-server/new-errors", test_new_errors);
     return g_test_run();
 }
