@@ -147,7 +147,9 @@ gboolean xm_nbd_server_start(XmNbdServer *s, GError **error);
  *
  * Closes the listeners and every connection and joins all threads. A
  * request being processed finishes first (including its write hook).
- * Idempotent; a stopped server cannot be started again.
+ * Idempotent, and safe to call from several threads: each call returns
+ * once the server is stopped. A stopped server cannot be started again.
+ * Must not be called from a write hook.
  */
 void xm_nbd_server_stop(XmNbdServer *s);
 

@@ -43,6 +43,7 @@ struct _XmNbdServer {
     gboolean started;
     gboolean stopping;
     gboolean stopped;
+    GCond stopped_cond;         /* signalled when stopped is set */
 
     GMutex hook_mutex;          /* protects what follows */
     GCond hook_cond;

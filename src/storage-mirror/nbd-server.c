@@ -27,6 +27,9 @@
 
 #define DEFAULT_MAX_CONNECTIONS 16
 
+/* Set while a thread serves a connection (to catch a stop from a hook). */
+static GPrivate serving_conn;
+
 static gboolean
 open_image(XmNbdServer *s, GError **error)
 {
@@ -94,6 +97,7 @@ xm_nbd_server_new(const XmNbdServerConfig *config, GError **error)
     s->image_fd = -1;
     s->wake_fd = -1;
     g_mutex_init(&s->lock);
+    g_cond_init(&s->stopped_cond);
     g_mutex_init(&s->hook_mutex);
     g_cond_init(&s->hook_cond);
     s->listen_fds = g_array_new(FALSE, FALSE, sizeof(int));
@@ -310,7 +314,9 @@ conn_thread(gpointer data)
     XmNbdServer *s = c->server;
     guint64 one = 1;
 
+    g_private_set(&serving_conn, c);
     conn_run(c);
+    g_private_set(&serving_conn, NULL);
     g_mutex_lock(&s->lock);
     close(c->fd);
     c->fd = -1;
@@ -329,7 +335,9 @@ xm_nbd_server_serve_fd(XmNbdServer *s, int fd)
 {
     XmNbdConn c = { .server = s, .fd = fd, .id = 0 };
 
+    g_private_set(&serving_conn, &c);
     conn_run(&c);
+    g_private_set(&serving_conn, NULL);
     close(fd);
 }
 
@@ -471,10 +479,20 @@ xm_nbd_server_start(XmNbdServer *s, GError **error)
 void
 xm_nbd_server_stop(XmNbdServer *s)
 {
+    XmNbdConn *self = g_private_get(&serving_conn);
     guint64 one = 1;
 
+    if (self && self->server == s) {
+        /* it would have to join its own thread */
+        g_critical("xm_nbd_server_stop() called from a connection thread "
+                   "(a write hook); ignored");
+        return;
+    }
     g_mutex_lock(&s->lock);
     if (s->stopping) {
+        /* another thread is stopping it: return once that is done */
+        while (!s->stopped)
+            g_cond_wait(&s->stopped_cond, &s->lock);
         g_mutex_unlock(&s->lock);
         return;
     }
@@ -511,6 +529,10 @@ xm_nbd_server_stop(XmNbdServer *s)
     }
     g_list_free(s->conns);
     s->conns = NULL;
+    g_mutex_lock(&s->lock);
+    s->stopped = TRUE;
+    g_cond_broadcast(&s->stopped_cond);
+    g_mutex_unlock(&s->lock);
     g_debug("NBD server for '%s' stopped", s->image_path);
 }
 
@@ -530,6 +552,7 @@ xm_nbd_server_free(XmNbdServer *s)
     g_free(s->image_path);
     g_free(s->export_name);
     g_mutex_clear(&s->lock);
+    g_cond_clear(&s->stopped_cond);
     g_mutex_clear(&s->hook_mutex);
     g_cond_clear(&s->hook_cond);
     g_free(s);
