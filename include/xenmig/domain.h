@@ -198,6 +198,16 @@ char *xm_domain_def_format_xml(const XmDomainDef *def, int id, unsigned int flag
 /** xm_domain_def_copy: deep copy. */
 XmDomainDef *xm_domain_def_copy(const XmDomainDef *def);
 
+/**
+ * xm_domain_def_assign_macs:
+ * @def: the model
+ *
+ * Gives every interface without a MAC address (has_mac false) a random one
+ * in Xen's 00:16:3e OUI, unique within @def, as libvirt does when a
+ * definition is stored. Interfaces that have one keep it.
+ */
+void xm_domain_def_assign_macs(XmDomainDef *def);
+
 /** xm_uuid_format: @out must hold 37 bytes. */
 void xm_uuid_format(const uint8_t uuid[16], char out[37]);
 /** xm_uuid_parse: accepts the 8-4-4-4-12 form, and 32 hex digits. */

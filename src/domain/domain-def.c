@@ -354,6 +354,39 @@ xm_domain_def_equal(const XmDomainDef *a, const XmDomainDef *b)
            str_eq(a->emulator, b->emulator);
 }
 
+static gboolean
+mac_in_use(const XmDomainDef *def, const uint8_t mac[6])
+{
+    for (size_t i = 0; i < def->nnets; i++) {
+        if (def->nets[i].has_mac && memcmp(def->nets[i].mac, mac, 6) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+void
+xm_domain_def_assign_macs(XmDomainDef *def)
+{
+    for (size_t i = 0; i < def->nnets; i++) {
+        XmNetDef *net = &def->nets[i];
+        uint8_t mac[6] = { 0x00, 0x16, 0x3e };
+
+        if (net->has_mac)
+            continue;
+        do {
+            guint32 r = g_random_int();
+
+            /* 00:16:3e is Xen's OUI; the top bit of the fourth byte is
+             * left clear as xl does, keeping clear of its own range. */
+            mac[3] = (r >> 16) & 0x7f;
+            mac[4] = (r >> 8) & 0xff;
+            mac[5] = r & 0xff;
+        } while (mac_in_use(def, mac));
+        memcpy(net->mac, mac, 6);
+        net->has_mac = true;
+    }
+}
+
 void
 xm_uuid_format(const uint8_t uuid[16], char out[37])
 {

@@ -284,12 +284,13 @@ gboolean
 xm_domain_def_to_libxl(const XmDomainDef *def, void *d_config, void *ctx,
                        GError **error)
 {
-    g_auto(libxl_domain_config) cfg;
     libxl_domain_config *out = d_config;
 
     g_return_val_if_fail(def != NULL, FALSE);
     g_return_val_if_fail(d_config != NULL, FALSE);
 
+    /* Declared only here: the cleanup must never see it uninitialized. */
+    g_auto(libxl_domain_config) cfg;
     libxl_domain_config_init(&cfg);
     if (!make_config(def, &cfg, ctx, error))
         return FALSE;
@@ -304,12 +305,12 @@ xm_domain_def_to_libxl(const XmDomainDef *def, void *d_config, void *ctx,
 char *
 xm_domain_def_to_libxl_json(const XmDomainDef *def, GError **error)
 {
-    g_auto(libxl_domain_config) cfg;
     char *json;
     char *ret;
 
     g_return_val_if_fail(def != NULL, NULL);
 
+    g_auto(libxl_domain_config) cfg;
     libxl_domain_config_init(&cfg);
     if (!make_config(def, &cfg, NULL, error))
         return NULL;

@@ -232,6 +232,28 @@ test_entity_not_expanded(void)
     g_assert_cmpstr(def->name, ==, "a&bA");
 }
 
+static void
+test_assign_macs(void)
+{
+    g_autoptr(XmDomainDef) def = load("interfaces-bridge-ethernet-mac-script-model");
+    uint8_t first[6], second[6];
+
+    g_assert_cmpuint(def->nnets, ==, 3);
+    g_assert_false(def->nets[2].has_mac);
+    memcpy(first, def->nets[0].mac, 6);
+    memcpy(second, def->nets[1].mac, 6);
+
+    xm_domain_def_assign_macs(def);
+    g_assert_true(def->nets[2].has_mac);
+    g_assert_cmpmem(def->nets[2].mac, 3, ((uint8_t[]){ 0x00, 0x16, 0x3e }), 3);
+    g_assert_cmpint(def->nets[2].mac[3] & 0x80, ==, 0);
+    g_assert_true(memcmp(def->nets[2].mac, first, 6) != 0);
+    g_assert_true(memcmp(def->nets[2].mac, second, 6) != 0);
+    /* Existing addresses are kept. */
+    g_assert_cmpmem(def->nets[0].mac, 6, first, 6);
+    g_assert_cmpmem(def->nets[1].mac, 6, second, 6);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -250,5 +272,6 @@ main(int argc, char **argv)
     g_test_add_func("/domain/equal/detects-difference", test_equal_detects_difference);
     g_test_add_func("/domain/parse/no-external-loads", test_no_external_loads);
     g_test_add_func("/domain/parse/predefined-entities", test_entity_not_expanded);
+    g_test_add_func("/domain/assign-macs", test_assign_macs);
     return g_test_run();
 }
