@@ -14,7 +14,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <xenmig/backend.h>
@@ -53,6 +55,9 @@ typedef struct {
     XmBackendConfig cfg;
     XmBackend *b;
     const XmBackendOps *ops;
+    XmBackendConfig cfg2;        /* a second "host", for migration tests */
+    XmBackend *b2;
+    GPid nbdkit;
     GMutex lock;
     GCond cond;
     GArray *events;
@@ -135,20 +140,32 @@ setup(Fixture *f, gconstpointer data)
 }
 
 static void
+destroy_all(XmBackend *b)
+{
+    g_autofree int *ids = NULL;
+    size_t n = 0;
+
+    if (b && xm_backend_ops(b)->list(b, &ids, &n, NULL)) {
+        for (size_t i = 0; i < n; i++)
+            xm_backend_ops(b)->destroy(b, ids[i], NULL);
+    }
+}
+
+static void
 teardown(Fixture *f, gconstpointer data)
 {
     g_autofree char *cmd = NULL;
 
-    if (f->b) {
-        g_autofree int *ids = NULL;
-        size_t n = 0;
-        if (f->ops->list(f->b, &ids, &n, NULL)) {
-            for (size_t i = 0; i < n; i++)
-                f->ops->destroy(f->b, ids[i], NULL);
-        }
-        xm_backend_free(f->b);
-    }
+    destroy_all(f->b);
+    destroy_all(f->b2);
+    g_clear_pointer(&f->b, xm_backend_free);
+    g_clear_pointer(&f->b2, xm_backend_free);
+    g_free(f->cfg2.state_dir);
     kill_tracked();
+    if (f->nbdkit > 0) {
+        kill(f->nbdkit, SIGKILL);
+        waitpid(f->nbdkit, NULL, 0);
+    }
     ntracked = 0;
     cmd = g_strdup_printf("rm -rf '%s'", f->dir);
     g_assert_cmpint(system(cmd), ==, 0);
@@ -184,14 +201,28 @@ make_def(Fixture *f, const char *name, guint heartbeat_ms, guint64 dirty_mib_s,
 }
 
 static pid_t
-pid_of(Fixture *f, int domid)
+pid_in(const char *state_dir, int domid)
 {
-    g_autofree char *path = g_strdup_printf("%s/sim/%d.pid", f->cfg.state_dir, domid);
+    g_autofree char *path = g_strdup_printf("%s/sim/%d.pid", state_dir, domid);
     g_autofree char *text = NULL;
 
     if (!g_file_get_contents(path, &text, NULL, NULL))
         return -1;
     return atoi(text);
+}
+
+static pid_t
+pid_of(Fixture *f, int domid)
+{
+    return pid_in(f->cfg.state_dir, domid);
+}
+
+static void
+track_pid(pid_t pid)
+{
+    g_assert_cmpint(pid, >, 0);
+    g_assert_cmpint(ntracked, <, MAX_PIDS);
+    tracked[ntracked++] = pid;
 }
 
 static void
@@ -217,15 +248,21 @@ create(Fixture *f, const XmDomainDef *def, gboolean paused)
 }
 
 static char *
-ctl(Fixture *f, int domid, const char *line)
+ctl_in(const char *state_dir, int domid, const char *line)
 {
-    g_autofree char *sock = g_strdup_printf("%s/sim/%d.sock", f->cfg.state_dir, domid);
+    g_autofree char *sock = g_strdup_printf("%s/sim/%d.sock", state_dir, domid);
     g_autoptr(GError) err = NULL;
     char *reply = NULL;
 
     g_assert_true(xm_sim_ctl_call(sock, line, -1, -1, 10000, &reply, &err));
     g_assert_no_error(err);
     return reply;
+}
+
+static char *
+ctl(Fixture *f, int domid, const char *line)
+{
+    return ctl_in(f->cfg.state_dir, domid, line);
 }
 
 static guint64
@@ -724,6 +761,134 @@ test_guest_initiated(Fixture *f, gconstpointer data)
     g_assert_cmpint(wait_event(f, dc, 5000), ==, XM_DOMAIN_EVENT_REBOOT);
 }
 
+static void
+test_live_save_iterates(Fixture *f, gconstpointer data)
+{
+    /* 64 MiB/s of dirtying on 32 MiB: pre-copy must resend pages */
+    g_autoptr(XmDomainDef) def = make_def(f, "busy", 20, 64, 0);
+    g_autofree char *img = g_build_filename(f->dir, "save.img", NULL);
+    g_autofree char *sock = NULL, *reply = NULL;
+    g_autoptr(GError) err = NULL;
+    int domid = create(f, def, FALSE);
+    int fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    sock = g_strdup_printf("%s/sim/%d.sock", f->cfg.state_dir, domid);
+    g_usleep(200000);
+    g_assert_true(xm_sim_ctl_call(sock, "save live", fd, -1, 30000, &reply, &err));
+    g_assert_no_error(err);
+    close(fd);
+    g_test_message("live save: %s", reply);
+    g_assert_cmpuint(field(reply, "passes"), >=, 2);
+    g_assert_cmpuint(field(reply, "pages"), >, 32 * 1024 / 4);
+}
+
+typedef struct {
+    Fixture *f;
+    int domid;
+    int fd;
+    gboolean ok;
+    GError *err;
+} SaveJob;
+
+static gpointer
+save_thread(gpointer data)
+{
+    SaveJob *j = data;
+
+    j->ok = j->f->ops->suspend_to_fd(j->f->b, j->domid, j->fd, XM_SUSPEND_LIVE,
+                                     NULL, &j->err);
+    close(j->fd);
+    return NULL;
+}
+
+/* What a migration does with the memory stream: a live save on host A
+ * streamed through a socket into a restore on host B. */
+static void
+test_migrate_over_socket(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "traveller", 20, 16, 1);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *sum_src = NULL, *sum_dst = NULL, *line = NULL;
+    SaveJob job = { .f = f };
+    const XmBackendOps *ops2;
+    GThread *t;
+    int sv[2], dst, status;
+    guint64 seq;
+
+    f->cfg2 = f->cfg;
+    f->cfg2.state_dir = g_build_filename(f->dir, "state-b", NULL);
+    f->cfg2.sim_host_name = (char *) "host-b";
+    f->b2 = xm_backend_new(&f->cfg2, on_event, f, &err);
+    g_assert_no_error(err);
+    ops2 = xm_backend_ops(f->b2);
+
+    job.domid = create(f, def, FALSE);
+    g_usleep(300000);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    job.fd = sv[0];
+    t = g_thread_new("save", save_thread, &job);
+    dst = ops2->restore_from_fd(f->b2, def, sv[1], TRUE, NULL, &err);
+    close(sv[1]);
+    g_thread_join(t);
+    g_assert_no_error(job.err);
+    g_assert_true(job.ok);
+    g_assert_no_error(err);
+    g_assert_cmpint(dst, >, 0);
+    track_pid(pid_in(f->cfg2.state_dir, dst));
+
+    sum_src = ram_checksum(f, job.domid);
+    {
+        g_autofree char *r = ctl_in(f->cfg2.state_dir, dst, "ram-checksum");
+        sum_dst = xm_sim_reply_get(r, "checksum");
+    }
+    g_assert_cmpstr(sum_dst, ==, sum_src);
+    seq = hb_seq(f, job.domid);
+    g_assert_true(f->ops->destroy(f->b, job.domid, &err));
+    g_assert_true(ops2->unpause(f->b2, dst, &err));
+    g_usleep(300000);
+    g_assert_true(ops2->pause(f->b2, dst, &err));
+
+    line = heartbeat_check(f, &status);
+    g_assert_cmpint(status, ==, 0);
+    g_assert_cmpuint(field(line, "missing"), ==, 0);
+    g_assert_cmpuint(field(line, "last"), >, seq + 5);
+    g_assert_nonnull(strstr(line, " hosts=host-a,host-b"));
+}
+
+/* The disk reached through NBD (the tracked datapath's shape). */
+static void
+test_nbd_disk(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "nbd", 20, 0, 2);
+    g_autofree char *sock = g_build_filename(f->dir, "nbd.sock", NULL);
+    g_autofree char *file_arg = g_strconcat("file=", f->disk, NULL);
+    const char *argv[] = { "nbdkit", "-f", "-U", sock, "file", file_arg, NULL };
+    g_autoptr(GError) err = NULL;
+    g_autofree char *line = NULL;
+    g_autofree char *nbdkit = g_find_program_in_path("nbdkit");
+    int domid, status;
+
+    if (!nbdkit) {
+        g_test_skip("nbdkit is not installed");
+        return;
+    }
+    g_assert_true(g_spawn_async(NULL, (char **) argv, NULL,
+                                G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                                NULL, NULL, &f->nbdkit, &err));
+    for (int i = 0; i < 200 && !g_file_test(sock, G_FILE_TEST_EXISTS); i++)
+        g_usleep(20000);
+    g_free(def->disks[0].source);
+    def->disks[0].source = g_strdup_printf("nbd+unix:///?socket=%s", sock);
+
+    domid = create(f, def, FALSE);
+    g_usleep(500000);
+    g_assert_true(f->ops->pause(f->b, domid, &err));
+    line = heartbeat_check(f, &status);
+    g_assert_cmpint(status, ==, 0);
+    g_assert_cmpuint(field(line, "records"), >=, 10);
+    g_assert_cmpuint(field(line, "last"), ==, hb_seq(f, domid));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -750,5 +915,8 @@ main(int argc, char **argv)
     ADD("/sim/reconnect-forgets-dead", test_reconnect_forgets_dead);
     ADD("/sim/killed-from-outside", test_killed_from_outside);
     ADD("/sim/guest-initiated", test_guest_initiated);
+    ADD("/sim/live-save-iterates", test_live_save_iterates);
+    ADD("/sim/migrate-over-socket", test_migrate_over_socket);
+    ADD("/sim/nbd-disk", test_nbd_disk);
     return g_test_run();
 }
