@@ -591,6 +591,27 @@ parse_sim(ParseState *st, xmlNodePtr node, GError **error)
     return TRUE;
 }
 
+/* libxml2 writes namespace URIs without escaping them, so a URI holding
+ * markup or control characters would not read back the same (or at all).
+ * Real namespace URIs never contain them. */
+static gboolean
+namespaces_serializable(xmlNodePtr node)
+{
+    for (; node; node = node->next) {
+        if (node->type != XML_ELEMENT_NODE)
+            continue;
+        for (xmlNsPtr ns = node->nsDef; ns; ns = ns->next) {
+            for (const xmlChar *c = ns->href; c && *c; c++) {
+                if (*c < 0x20 || *c == 0x7f || strchr("<>&\"'", *c))
+                    return FALSE;
+            }
+        }
+        if (!namespaces_serializable(node->children))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 /* Serializes @node on its own: a copy in a fresh document carries the
  * namespace declarations it inherited, so the text stands alone. */
 static char *
@@ -603,7 +624,7 @@ dump_standalone(xmlNodePtr node)
 
     if (doc && copy && buf) {
         xmlDocSetRootElement(doc, copy);
-        if (xmlNodeDump(buf, doc, copy, 0, 0) >= 0)
+        if (namespaces_serializable(copy) && xmlNodeDump(buf, doc, copy, 0, 0) >= 0)
             ret = g_strdup((const char *)xmlBufferContent(buf));
     }
     if (buf)
@@ -635,8 +656,9 @@ parse_metadata(ParseState *st, xmlNodePtr node, GError **error)
             continue;
         }
         if (!(text = dump_standalone(child))) {
-            g_set_error(error, XM_ERROR, XM_ERR_INTERNAL_ERROR,
-                        _("cannot serialize metadata element <%s>"),
+            g_set_error(error, XM_ERROR, XM_ERR_XML_DETAIL,
+                        _("metadata element <%s> cannot be kept verbatim "
+                          "(invalid namespace URI?)"),
                         (const char *)child->name);
             return FALSE;
         }
