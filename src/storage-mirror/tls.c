@@ -275,8 +275,13 @@ xm_tls_session_new(XmTlsCreds *creds, int fd, const char *hostname,
         return NULL;
     }
     s->established = TRUE;
-    g_debug("TLS handshake done on fd %d (%s)", fd,
-            creds->server ? "server" : "client");
+    if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN)) {
+        char *desc = gnutls_session_get_desc(s->session);
+
+        g_debug("TLS handshake done on fd %d (%s): %s", fd,
+                creds->server ? "server" : "client", desc ? desc : "?");
+        gnutls_free(desc);
+    }
     return g_steal_pointer(&s);
 }
 

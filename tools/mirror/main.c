@@ -73,6 +73,27 @@ xm_mirror_parse_host_port(const char *s, char **host, guint16 *port,
     return FALSE;
 }
 
+/* Every message goes to stderr: stdout carries results scripts parse
+ * (such as the port serve prints), even with G_MESSAGES_DEBUG set. */
+static GLogWriterOutput
+log_to_stderr(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+              gpointer data)
+{
+    const char *domain = NULL;
+    g_autofree char *line = NULL;
+
+    for (gsize i = 0; i < n_fields; i++)
+        if (g_str_equal(fields[i].key, "GLIB_DOMAIN"))
+            domain = fields[i].value;
+    if (g_log_writer_default_would_drop(level, domain))
+        return G_LOG_WRITER_HANDLED;
+    line = g_log_writer_format_fields(level, fields, n_fields,
+                                      g_log_writer_supports_color(
+                                          fileno(stderr)));
+    fprintf(stderr, "%s\n", line);
+    return G_LOG_WRITER_HANDLED;
+}
+
 static void
 usage(FILE *f)
 {
@@ -90,6 +111,7 @@ main(int argc, char **argv)
     textdomain(GETTEXT_PACKAGE);
     /* peers that vanish must show up as write errors, not kill us */
     signal(SIGPIPE, SIG_IGN);
+    g_log_set_writer_func(log_to_stderr, NULL, NULL);
 
     if (argc < 2) {
         usage(stderr);
