@@ -273,8 +273,8 @@ xm_dom_remove(XmDomObj *dom)
     xm_dom_ref(dom);
     g_mutex_unlock(&dom->lock);
     g_mutex_lock(&xm_driver->lock);
-    if (g_ptr_array_remove(xm_driver->doms, dom))
-        xm_dom_unref(dom);
+    /* the array's free function drops the list's reference */
+    g_ptr_array_remove(xm_driver->doms, dom);
     g_mutex_unlock(&xm_driver->lock);
     g_mutex_lock(&dom->lock);
     xm_dom_unref(dom);

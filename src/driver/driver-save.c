@@ -360,7 +360,8 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
         (dom->state == XM_DOMSTATE_PAUSED && !(flags & VIR_DOMAIN_SAVE_RUNNING)))
         h.flags |= SAVE_FLAG_PAUSED;
 
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* read back to checksum the stream the backend wrote */
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
                                   _("cannot create save image '%s'"), path);
