@@ -476,10 +476,11 @@ xm_libxl_open(XmBackend *backend, GError **error)
         xm_libxl_close(backend);
         return FALSE;
     }
-    libxl_childproc_setmode(lb->ctx, &childproc_hooks, lb);
+    /* hooks first: everything after may already register fds and timeouts */
     lb->loop_ctx = g_main_context_new();
     lb->loop = g_main_loop_new(lb->loop_ctx, FALSE);
     libxl_osevent_register_hooks(lb->ctx, &osevent_hooks, lb);
+    libxl_childproc_setmode(lb->ctx, &childproc_hooks, lb);
     libxl_event_register_callbacks(lb->ctx, &event_hooks, lb);
     lb->loop_thread = g_thread_new("xm-libxl-events", loop_thread, lb);
     g_debug("libxl backend open");

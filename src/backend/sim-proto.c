@@ -151,7 +151,14 @@ xm_sim_ctl_call(const char *socket_path, const char *line, int fd,
         *reply = g_strdup(buf->str[2] ? buf->str + 3 : "");
         ok = TRUE;
     } else if (g_str_has_prefix(buf->str, "error ")) {
-        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED, "%s", buf->str + 6);
+        char *msg = buf->str + 6, *end = NULL;
+        guint64 code = g_ascii_strtoull(msg, &end, 10);
+
+        if (end != msg && *end == ' ' && code > 0 && code < 1000)
+            msg = end + 1;
+        else
+            code = XM_ERR_OPERATION_FAILED;
+        g_set_error(error, XM_ERROR, (int) code, "%s", msg);
     } else {
         g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
                     _("unexpected reply from sim guest: '%s'"), buf->str);

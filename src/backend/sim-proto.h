@@ -6,7 +6,9 @@
  * One request per connection on the unix socket state_dir/sim/<domid>.sock:
  * the client sends one line, the guest answers one line and closes.
  *   request:  "<command> [args]\n" (save carries the stream fd as SCM_RIGHTS)
- *   reply:    "ok [key=value ...]\n" or "error <message>\n"
+ *   reply:    "ok [key=value ...]\n" or "error <code> <message>\n" where
+ *             <code> is an XmErrorCode (e.g. 55 = OPERATION_INVALID for
+ *             pausing a paused guest)
  * Commands: info, pause, unpause, shutdown, reboot, poweroff, crash,
  * set-memory <kib>, save [live], save-cancel, resume, ram-checksum.
  *
@@ -25,7 +27,7 @@
 /* Sends @line (a '\n' is appended) on a new connection to @socket_path,
  * passing @fd (or -1) with it, and reads the reply. With @cancel_fd >= 0
  * the wait ends when that fd becomes readable (XM_ERR_OPERATION_ABORTED).
- * An "error ..." reply becomes XM_ERR_OPERATION_FAILED with its message.
+ * An "error CODE MESSAGE" reply becomes that XM_ERROR code and message.
  * On success *@reply holds what follows "ok" (maybe ""). */
 gboolean xm_sim_ctl_call(const char *socket_path, const char *line, int fd,
                          int cancel_fd, int timeout_ms, char **reply,

@@ -368,7 +368,7 @@ test_lifecycle(Fixture *f, gconstpointer data)
     g_usleep(200000);
     g_assert_cmpuint(hb_seq(f, domid), ==, seq);
     g_assert_false(f->ops->pause(f->b, domid, &err));
-    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_INVALID);
     g_clear_error(&err);
 
     /* unpaused: it beats again */
@@ -380,6 +380,7 @@ test_lifecycle(Fixture *f, gconstpointer data)
     g_assert_true(f->ops->info(f->b, domid, &info, &err));
     g_assert_cmpuint(info.memory_kib, ==, 16 * 1024);
     g_assert_false(f->ops->set_memory(f->b, domid, 64 * 1024, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
     g_clear_error(&err);
 
     g_assert_true(f->ops->shutdown(f->b, domid, &err));
@@ -535,6 +536,7 @@ test_save_resume(Fixture *f, gconstpointer data)
     close(fd);
     seq = hb_seq(f, domid);
     g_assert_false(f->ops->unpause(f->b, domid, &err));   /* suspended, not paused */
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_INVALID);
     g_clear_error(&err);
     g_assert_true(f->ops->resume(f->b, domid, &err));
     g_assert_true(f->ops->info(f->b, domid, &info, &err));

@@ -198,7 +198,10 @@ conn_thread(gpointer data)
         if (reply)
             msg = g_strdup_printf(*reply ? "ok %s\n" : "ok\n", reply);
         else
-            msg = g_strdup_printf("error %s\n", err->message);
+            msg = g_strdup_printf("error %d %s\n",
+                                  err->domain == XM_ERROR ? err->code
+                                                          : XM_ERR_OPERATION_FAILED,
+                                  err->message);
         if (send(c->sock, msg, strlen(msg), MSG_NOSIGNAL) < 0)
             fprintf(stderr, "sim guest %s: cannot reply: %s\n", g->name,
                     g_strerror(errno));
