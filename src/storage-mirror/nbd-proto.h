@@ -62,6 +62,7 @@
 #define NBD_FLAG_SEND_WRITE_ZEROES (1u << 6)
 #define NBD_FLAG_SEND_DF          (1u << 7)
 #define NBD_FLAG_CAN_MULTI_CONN   (1u << 8)
+#define NBD_FLAG_SEND_CACHE       (1u << 10)
 #define NBD_FLAG_SEND_FAST_ZERO   (1u << 11)
 
 /* Transmission phase */

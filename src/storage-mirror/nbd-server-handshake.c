@@ -86,7 +86,7 @@ xm_nbd_conn_transmission_flags(XmNbdConn *c)
 {
     XmNbdServer *s = c->server;
     guint16 flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH |
-                    NBD_FLAG_CAN_MULTI_CONN;
+                    NBD_FLAG_CAN_MULTI_CONN | NBD_FLAG_SEND_CACHE;
 
     /* "don't fragment" only means something with structured replies */
     if (c->structured)

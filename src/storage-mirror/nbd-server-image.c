@@ -251,6 +251,18 @@ xm_nbd_image_trim(XmNbdServer *s, guint64 offset, guint64 length,
 }
 
 int
+xm_nbd_image_prefetch(XmNbdServer *s, guint64 offset, guint64 length)
+{
+    /* only a hint: errors do not matter to the client */
+    int rc = posix_fadvise(s->image_fd, (off_t)offset, (off_t)length,
+                           POSIX_FADV_WILLNEED);
+
+    if (rc)
+        g_debug("%s: posix_fadvise: %s", s->image_path, g_strerror(rc));
+    return 0;
+}
+
+int
 xm_nbd_image_flush(XmNbdServer *s)
 {
     if (fdatasync(s->image_fd) < 0)

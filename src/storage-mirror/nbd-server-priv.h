@@ -119,6 +119,8 @@ int xm_nbd_image_zero(XmNbdServer *s, guint64 offset, guint64 length,
 int xm_nbd_image_trim(XmNbdServer *s, guint64 offset, guint64 length,
                       gboolean *changed);
 int xm_nbd_image_flush(XmNbdServer *s);
+/* NBD_CMD_CACHE: asks the kernel to read the range ahead */
+int xm_nbd_image_prefetch(XmNbdServer *s, guint64 offset, guint64 length);
 guint32 xm_nbd_errno_to_wire(int err);
 
 /* nbd-server.c: runs the write hook, if any; FALSE means it failed. */

@@ -349,6 +349,11 @@ handle_request(XmNbdConn *c, const Request *r)
         return do_write_zeroes(c, r);
     case NBD_CMD_BLOCK_STATUS:
         return do_block_status(c, r);
+    case NBD_CMD_CACHE:
+        if (!in_bounds(c, r))
+            return send_error(c, r, EINVAL);
+        xm_nbd_image_prefetch(c->server, r->offset, r->length);
+        return send_ok(c, r);
     default:
         g_debug("conn %" G_GUINT64_FORMAT ": unknown command %u", c->id,
                 r->type);

@@ -406,6 +406,10 @@ test_api(Fixture *f, gconstpointer data)
     h = client(f);
     g_assert_cmpint(nbd_get_size(h), ==, IMAGE_SIZE);
     g_assert_cmpint(nbd_can_multi_conn(h), ==, 1);
+    g_assert_cmpint(nbd_can_cache(h), ==, 1);
+    g_assert_cmpint(nbd_cache(h, 65536, 0, 0), ==, 0);
+    g_assert_cmpint(nbd_can_fast_zero(h), ==, 1);
+    g_assert_cmpint(nbd_can_df(h), ==, 1);
     g_assert_cmpuint(xm_nbd_server_get_connection_count(f->server), ==, 1);
     /* stop with a client attached, twice */
     xm_nbd_server_stop(f->server);
