@@ -22,10 +22,16 @@ def case(fn):
     return fn
 
 
-def expect_error(code, fn, *args):
+def expect_error(code, fn, *args, domain=None):
+    """Calls fn(*args), which must fail with libvirt error @code (and, if
+    given, error domain @domain)."""
     try:
         fn(*args)
     except libvirt.libvirtError as e:
+        if domain is not None and e.get_error_domain() != domain:
+            raise AssertionError('%s: error domain %d, expected %d (%s)' %
+                                 (getattr(fn, '__name__', fn), e.get_error_domain(),
+                                  domain, e.get_error_message()))
         if e.get_error_code() != code:
             raise AssertionError('%s: expected error %d, got %d (%s)' %
                                  (getattr(fn, '__name__', fn), code,
@@ -113,6 +119,37 @@ def connect_bad_path():
 
 
 @case
+def connect_no_xen_declines():
+    """backend libxl on a host without Xen: libvirtd still runs, the xen
+    driver steps aside and says so."""
+    if os.path.exists('/dev/xen/privcmd'):
+        print('# this host runs Xen: nothing to check')
+        return
+    d = Libvirtd(extra_conf='backend = "libxl"\n')
+    try:
+        d.start(expect_driver=False)
+        e = expect_error(E.VIR_ERR_INTERNAL_ERROR, libvirt.open, d.uri)
+        assert 'not active' in e.get_error_message(), e.get_error_message()
+        assert d.proc.poll() is None, 'libvirtd must keep running'
+    finally:
+        d.cleanup()
+
+
+@case
+def connect_bad_config_stops_libvirtd():
+    d = Libvirtd(extra_conf='state_dir = 42\n')
+    try:
+        try:
+            d.start(expect_driver=False)
+            wait_for(lambda: d.proc.poll() is not None, 20, 'libvirtd to exit')
+        except RuntimeError:
+            pass
+        assert "'state_dir' must be a string" in d.output(), d.output()
+    finally:
+        d.cleanup()
+
+
+@case
 def connect_unsupported_entry_point():
     with Libvirtd() as d:
         c = d.connect()
@@ -121,6 +158,24 @@ def connect_unsupported_entry_point():
         expect_error(E.VIR_ERR_NO_SUPPORT, dom.snapshotNum, 0)
         # migration is not implemented yet and says so
         assert c.getLibVersion() > 0
+
+
+@case
+def migration_not_implemented():
+    """Until migration exists the driver offers no migration feature, and
+    libvirt refuses with its own errors; the guest keeps running."""
+    with Libvirtd() as d:
+        c = d.connect()
+        c2 = d.connect()
+        dom = c.defineXML(d.guest_xml('g1'))
+        dom.create()
+        expect_error(E.VIR_ERR_NO_SUPPORT, dom.migrate, c2, E.VIR_MIGRATE_LIVE,
+                     None, None, 0)
+        expect_error(E.VIR_ERR_ARGUMENT_UNSUPPORTED, dom.migrateToURI3,
+                     'xen+tcp://127.0.0.1/system', {},
+                     E.VIR_MIGRATE_PEER2PEER | E.VIR_MIGRATE_LIVE)
+        assert dom.state()[0] == E.VIR_DOMAIN_RUNNING
+        dom.destroy()
 
 
 # ---------------------------------------------------------------- define
@@ -303,6 +358,79 @@ def lifecycle_memory_vcpus():
         dom.destroy()
 
 
+@case
+def lifecycle_reboot_api():
+    with Libvirtd() as d:
+        c = d.connect()
+        dom = c.defineXML(d.guest_xml('g1'))
+        dom.create()
+        old = dom.ID()
+        dom.reboot(0)
+        wait_for(lambda: c.lookupByName('g1').ID() not in (-1, old),
+                 what='reboot with a new domid')
+        assert dom.state()[0] == E.VIR_DOMAIN_RUNNING
+        assert len(d.sim_pids()) == 1
+        dom.destroy()
+
+
+@case
+def lifecycle_crash_preserve():
+    with Libvirtd() as d:
+        c = d.connect()
+        dom = c.defineXML(d.guest_xml('g1', on_crash='preserve'))
+        dom.create()
+        d.sim_call(dom.ID(), 'crash')
+        wait_for(lambda: dom.state()[0] == E.VIR_DOMAIN_CRASHED, what='crashed state')
+        assert dom.isActive() == 1
+        dom.destroy()
+        assert dom.state()[0] == E.VIR_DOMAIN_SHUTOFF
+
+
+@case
+def define_while_running():
+    """A new definition of a running domain waits for the next boot."""
+    with Libvirtd() as d:
+        c = d.connect()
+        dom = c.defineXML(d.guest_xml('g1', memory_mib=64))
+        dom.create()
+        new = dom.XMLDesc(E.VIR_DOMAIN_XML_INACTIVE).replace(
+            "<memory unit='KiB'>65536</memory>", "<memory unit='KiB'>98304</memory>")
+        assert '98304' in new
+        c.defineXML(new)
+        assert dom.isUpdated() == 1
+        assert dom.maxMemory() == 65536
+        assert '98304' in dom.XMLDesc(E.VIR_DOMAIN_XML_INACTIVE)
+        assert '98304' not in dom.XMLDesc(0)
+        dom.destroy()
+        assert dom.isUpdated() == 0 and dom.maxMemory() == 98304
+
+
+@case
+def undefine_while_running():
+    """Undefining a running domain leaves it running as a transient one."""
+    with Libvirtd() as d:
+        c = d.connect()
+        dom = c.defineXML(d.guest_xml('g1'))
+        dom.create()
+        dom.undefine()
+        assert dom.isActive() == 1 and dom.isPersistent() == 0
+        assert not os.path.exists(os.path.join(d.config_dir, 'g1.xml'))
+        dom.destroy()
+        assert names(c) == []
+
+
+@case
+def reload_picks_up_new_config():
+    with Libvirtd() as d:
+        c = d.connect()
+        with open(os.path.join(d.config_dir, 'late.xml'), 'w') as f:
+            f.write(d.guest_xml('late'))
+        assert names(c) == []
+        d.proc.send_signal(1)   # SIGHUP: libvirtd reloads its drivers
+        wait_for(lambda: names(c) == ['late'], what='reload')
+        assert c.lookupByName('late').isPersistent() == 1
+
+
 # ---------------------------------------------------------------- autostart
 
 @case
@@ -481,6 +609,42 @@ def _saved_guest(d, c):
 
 
 @case
+def save_job_progress():
+    """virsh domjobinfo during a save shows the memory stream moving."""
+    with Libvirtd() as d:
+        c = d.connect()
+        dom = c.defineXML(d.guest_xml('g1', memory_mib=256))
+        dom.create()
+        path = os.path.join(d.dir, 'g1.save')
+        err = []
+
+        def save():
+            c2 = libvirt.open(d.uri)
+            try:
+                c2.lookupByName('g1').save(path)
+            except libvirt.libvirtError as e:
+                err.append(e)
+            c2.close()
+        t = threading.Thread(target=save)
+        t.start()
+        seen = []
+        while t.is_alive():
+            info = dom.jobInfo()
+            if info[0] == E.VIR_DOMAIN_JOB_UNBOUNDED:
+                seen.append(info)
+            time.sleep(0.01)
+        t.join()
+        assert not err, err
+        assert seen, 'no job seen during the save'
+        # dataTotal, dataProcessed: processed never exceeds total
+        assert all(i[4] <= i[3] for i in seen), seen
+        stats = dom.jobStats(E.VIR_DOMAIN_JOB_STATS_COMPLETED)
+        assert stats['data_processed'] >= seen[-1][4]
+        # the completed job is reported once unless kept
+        assert dom.jobStats(E.VIR_DOMAIN_JOB_STATS_COMPLETED)['type'] == E.VIR_DOMAIN_JOB_NONE
+
+
+@case
 def restore_corrupt_image():
     with Libvirtd() as d:
         c = d.connect()
@@ -626,7 +790,7 @@ def bad_flags():
             (c.saveImageGetXMLDesc, '/nonexistent', BAD_FLAG),
         ]
         for fn, *args in calls:
-            e = expect_error(E.VIR_ERR_INVALID_ARG, fn, *args)
+            e = expect_error(E.VIR_ERR_INVALID_ARG, fn, *args, domain=E.VIR_FROM_LIBXL)
             assert 'unsupported flags' in e.get_error_message(), e.get_error_message()
         assert snapshot(c) == before
         dom.create()
