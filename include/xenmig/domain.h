@@ -232,6 +232,20 @@ gboolean xm_domain_def_to_libxl(const XmDomainDef *def, void *d_config,
                                 void *ctx, GError **error);
 
 /**
+ * xm_domain_def_from_libxl:
+ * @d_config: a libxl_domain_config *, e.g. from
+ *   libxl_retrieve_domain_configuration()
+ * @error: XM_ERR_CONFIG_UNSUPPORTED for settings the model cannot express
+ *
+ * The inverse of xm_domain_def_to_libxl(): converting the result back
+ * gives the same libxl configuration. Title, description, metadata and
+ * other things libxl does not carry are absent.
+ *
+ * Returns: (transfer full): the model, or NULL.
+ */
+XmDomainDef *xm_domain_def_from_libxl(const void *d_config, GError **error);
+
+/**
  * xm_domain_def_to_libxl_json:
  *
  * Returns: (transfer full): libxl_domain_config_to_json() of the converted

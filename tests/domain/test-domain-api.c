@@ -233,6 +233,41 @@ test_entity_not_expanded(void)
 }
 
 static void
+test_from_libxl(void)
+{
+    g_autoptr(XmDomainDef) def = load("hvm-basic");
+    g_autoptr(XmDomainDef) back = NULL;
+    g_autoptr(GError) err = NULL;
+    libxl_domain_config cfg;
+
+    libxl_domain_config_init(&cfg);
+    g_assert_true(xm_domain_def_to_libxl(def, &cfg, NULL, &err));
+    back = xm_domain_def_from_libxl(&cfg, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(back->name, ==, "hvm-basic");
+    g_assert_cmpint(back->os_type, ==, XM_OS_HVM);
+    g_assert_cmpstr(back->boot_order, ==, "dcn");
+    g_assert_true(back->hap_set);
+    g_assert_false(back->hap);
+    g_assert_nonnull(back->vnc);
+    g_assert_true(back->vnc->autoport);
+    g_assert_cmpuint(back->ndisks, ==, 1);
+    g_assert_cmpstr(back->disks[0].driver_name, ==, "qemu");
+    g_assert_cmpuint(back->nnets, ==, 1);
+    g_assert_cmpmem(back->nets[0].mac, 6, def->nets[0].mac, 6);
+    /* libxl has no place for these. */
+    g_assert_null(back->metadata_xml);
+
+    /* A setting the model cannot express is refused, not dropped. */
+    g_clear_pointer(&back, xm_domain_def_free);
+    cfg.on_crash = LIBXL_ACTION_ON_SHUTDOWN_SOFT_RESET;
+    back = xm_domain_def_from_libxl(&cfg, &err);
+    g_assert_null(back);
+    g_assert_error(err, XM_ERROR, XM_ERR_CONFIG_UNSUPPORTED);
+    libxl_domain_config_dispose(&cfg);
+}
+
+static void
 test_assign_macs(void)
 {
     g_autoptr(XmDomainDef) def = load("interfaces-bridge-ethernet-mac-script-model");
@@ -273,5 +308,6 @@ main(int argc, char **argv)
     g_test_add_func("/domain/parse/no-external-loads", test_no_external_loads);
     g_test_add_func("/domain/parse/predefined-entities", test_entity_not_expanded);
     g_test_add_func("/domain/assign-macs", test_assign_macs);
+    g_test_add_func("/domain/libxl/from-libxl", test_from_libxl);
     return g_test_run();
 }

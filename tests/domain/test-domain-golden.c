@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Golden tests of the domain model: for each tests/domain/xml/<case>.xml,
- *   - the libxl JSON of the parsed model equals json/<case>.json,
+ *   - the libxl JSON of the parsed model equals json/<case>.json, and
+ *     converting that libxl config back to a model and to libxl again
+ *     gives the same JSON,
  *   - the formatted XML equals xml-out/<case>.xml,
  *   - that output parses back into an equal model, which formats to the
  *     same bytes again.
@@ -12,8 +14,12 @@
 
 #include <string.h>
 
+#include <libxl.h>
+
 #include <xenmig/domain.h>
 #include "domain/domain-private.h"
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(libxl_domain_config, libxl_domain_config_dispose)
 
 static const char *srcdir;
 
@@ -71,6 +77,22 @@ test_case(gconstpointer data)
     /* SECURE so that a VNC password survives the round trip. */
     out = xm_domain_def_format_xml(def, -1, XM_DOMAIN_XML_SECURE);
     check_golden(out_path, out);
+
+    /* libxl -> model -> libxl gives the same libxl configuration. */
+    {
+        g_auto(libxl_domain_config) cfg;
+        g_autoptr(XmDomainDef) back = NULL;
+        g_autofree char *json2 = NULL;
+
+        libxl_domain_config_init(&cfg);
+        g_assert_true(xm_domain_def_to_libxl(def, &cfg, NULL, &err));
+        g_assert_no_error(err);
+        back = xm_domain_def_from_libxl(&cfg, &err);
+        g_assert_no_error(err);
+        json2 = xm_domain_def_to_libxl_json(back, &err);
+        g_assert_no_error(err);
+        g_assert_cmpstr(json2, ==, json);
+    }
 
     def2 = xm_domain_def_parse_xml(out, &err);
     g_assert_no_error(err);

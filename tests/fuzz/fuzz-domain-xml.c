@@ -2,14 +2,18 @@
 /*
  * libFuzzer target for the domain XML parser: any input must either be
  * refused with an XM_ERROR, or parse into a model whose formatted XML
- * parses back into an equal model and formats to the same bytes. The
- * libxl conversion runs on every accepted model too.
+ * parses back into an equal model and formats to the same bytes, and
+ * whose libxl configuration converts back into a model with the same
+ * libxl configuration.
  */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <libxl.h>
 
 #include <xenmig/domain.h>
 #include <xenmig/error.h>
@@ -48,6 +52,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "libxl conversion of an accepted model failed: %s\n",
                 err ? err->message : "(no error)");
         abort();
+    }
+
+    /* libxl -> model -> libxl must give the same libxl configuration. */
+    {
+        g_autoptr(XmDomainDef) back = NULL;
+        g_autofree char *json2 = NULL;
+        libxl_domain_config cfg;
+
+        libxl_domain_config_init(&cfg);
+        if (!xm_domain_def_to_libxl(def, &cfg, NULL, &err) ||
+            !(back = xm_domain_def_from_libxl(&cfg, &err)) ||
+            !(json2 = xm_domain_def_to_libxl_json(back, &err)) ||
+            strcmp(json, json2) != 0) {
+            fprintf(stderr, "libxl round trip failed: %s\n%s\n---\n%s\n",
+                    err ? err->message : "(configs differ)", json,
+                    json2 ? json2 : "");
+            abort();
+        }
+        libxl_domain_config_dispose(&cfg);
     }
 
     out = xm_domain_def_format_xml(def, -1, XM_DOMAIN_XML_SECURE);
