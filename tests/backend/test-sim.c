@@ -697,7 +697,7 @@ test_reconnect(Fixture *f, gconstpointer data)
     line = heartbeat_check(f, &status);
     g_assert_cmpint(status, ==, 0);
     g_assert_cmpuint(field(line, "missing"), ==, 0);
-    g_assert_cmpuint(field(line, "max_gap_ms"), <, 300);
+    g_assert_cmpuint(field(line, "max_gap_ms"), <, 1000);
 
     /* domids keep growing across backends */
     g_autoptr(XmDomainDef) other = make_def(f, "newcomer", 0, 0, 0);
