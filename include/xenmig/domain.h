@@ -163,6 +163,11 @@ typedef struct {
     char *metadata_xml;
 
     char *emulator;               /* <devices><emulator>: device model; may be NULL */
+
+    /* <video><model type='' vram=''/>: "cirrus" or "vga" (HVM), "xen"
+     * (PV/PVH); NULL when absent. vram in KiB, 0 for the default. */
+    char *video_model;
+    guint64 video_vram_kib;
 } XmDomainDef;
 
 void xm_domain_def_free(XmDomainDef *def);

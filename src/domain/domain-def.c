@@ -195,6 +195,7 @@ xm_domain_def_free(XmDomainDef *def)
     g_free(def->inputs);
     g_free(def->metadata_xml);
     g_free(def->emulator);
+    g_free(def->video_model);
     g_free(def);
 }
 
@@ -219,6 +220,7 @@ xm_domain_def_copy(const XmDomainDef *def)
     copy->clock_offset = g_strdup(def->clock_offset);
     copy->metadata_xml = g_strdup(def->metadata_xml);
     copy->emulator = g_strdup(def->emulator);
+    copy->video_model = g_strdup(def->video_model);
 
     copy->disks = def->ndisks ? g_new0(XmDiskDef, def->ndisks) : NULL;
     for (size_t i = 0; i < def->ndisks; i++) {
@@ -351,7 +353,9 @@ xm_domain_def_equal(const XmDomainDef *a, const XmDomainDef *b)
           a->sim.heartbeat_ms != b->sim.heartbeat_ms)))
         return FALSE;
     return str_eq(a->metadata_xml, b->metadata_xml) &&
-           str_eq(a->emulator, b->emulator);
+           str_eq(a->emulator, b->emulator) &&
+           str_eq(a->video_model, b->video_model) &&
+           a->video_vram_kib == b->video_vram_kib;
 }
 
 static gboolean

@@ -307,6 +307,17 @@ format_devices(xmlTextWriterPtr w, const XmDomainDef *def, gboolean live,
     }
     if (def->vnc && !format_vnc(w, def->vnc, live, flags))
         goto fail;
+    if (def->video_model) {
+        W(start(w, "video"));
+        W(start(w, "model"));
+        W(attr(w, "type", def->video_model));
+        if (def->video_vram_kib)
+            W(attr_printf(w, "vram", "%" G_GUINT64_FORMAT, def->video_vram_kib));
+        W(attr(w, "heads", "1"));
+        W(attr(w, "primary", "yes"));
+        W(end(w));
+        W(end(w));
+    }
     W(end(w));
     return TRUE;
 fail:

@@ -177,6 +177,21 @@ hvm_from_libxl(const libxl_domain_build_info *b, XmDomainDef *def, GError **erro
         def->vnc = vnc_from_libxl(b->u.hvm.vnc.findunused, b->u.hvm.vnc.display,
                                   b->u.hvm.vnc.listen, b->u.hvm.vnc.passwd,
                                   b->u.hvm.keymap);
+    switch (b->u.hvm.vga.kind) {
+    case LIBXL_VGA_INTERFACE_TYPE_CIRRUS:
+        def->video_model = g_strdup("cirrus");
+        break;
+    case LIBXL_VGA_INTERFACE_TYPE_STD:
+        def->video_model = g_strdup("vga");
+        break;
+    case LIBXL_VGA_INTERFACE_TYPE_UNKNOWN:
+    case LIBXL_VGA_INTERFACE_TYPE_NONE:
+        break;
+    default:
+        return unsupported("video card", error);
+    }
+    if (def->video_model && b->video_memkb != LIBXL_MEMKB_DEFAULT)
+        def->video_vram_kib = b->video_memkb;
     if (b->u.hvm.serial && b->u.hvm.serial_list)
         return unsupported("serial and serial_list together", error);
     if (b->u.hvm.serial) {

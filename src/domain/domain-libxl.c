@@ -138,6 +138,18 @@ make_build_info(const XmDomainDef *def, libxl_domain_build_info *b, libxl_ctx *c
     }
     libxl_defbool_set(&b->u.hvm.sdl.enable, false);
 
+    /* As libvirt: the card named by <video>; with neither video nor
+     * graphics, no card at all. */
+    if (def->video_model) {
+        b->u.hvm.vga.kind = strcmp(def->video_model, "cirrus") == 0 ?
+                            LIBXL_VGA_INTERFACE_TYPE_CIRRUS :
+                            LIBXL_VGA_INTERFACE_TYPE_STD;
+        if (def->video_vram_kib)
+            b->video_memkb = def->video_vram_kib;
+    } else if (!def->vnc) {
+        b->u.hvm.vga.kind = LIBXL_VGA_INTERFACE_TYPE_NONE;
+    }
+
     {
         guint nserial = 0, nusb = 0;
 

@@ -567,6 +567,63 @@ parse_input(XmDomainDef *def, xmlNodePtr node, GError **error)
     return TRUE;
 }
 
+/* <video><model type='' [vram=''] [heads='1'] [primary='yes']/></video>:
+ * libvirt adds one to every domain with graphics, so its XML carries it.
+ * One head, one card: that is all Xen's device model offers. */
+static gboolean
+parse_video(XmDomainDef *def, xmlNodePtr node, GError **error)
+{
+    static const char *const models[] = { "cirrus", "vga", "xen", NULL };
+    xmlNodePtr model = NULL;
+    g_autofree char *type = NULL;
+    g_autofree char *vram = NULL;
+    g_autofree char *heads = NULL;
+    g_autofree char *primary = NULL;
+    guint64 kib = 0;
+
+    if (def->video_model) {
+        g_set_error(error, XM_ERROR, XM_ERR_CONFIG_UNSUPPORTED,
+                    _("only one <video> device is supported"));
+        return FALSE;
+    }
+    if (!xm_xml_check_attrs(node, NO_ATTRS, error))
+        return FALSE;
+    FOR_EACH_ELEMENT(child, node) {
+        gboolean seen = model != NULL;
+
+        if (!xm_xml_is_element(child, "model"))
+            return xm_xml_unsupported_element(child, error);
+        if (!leaf_once(child, &seen, ATTRS("type", "vram", "heads", "primary"), error))
+            return FALSE;
+        model = child;
+    }
+    if (!model) {
+        g_set_error(error, XM_ERROR, XM_ERR_XML_DETAIL, _("<video> has no <model>"));
+        return FALSE;
+    }
+    type = xm_xml_get_attr(model, "type");
+    if (!type || !g_strv_contains(models, type)) {
+        g_set_error(error, XM_ERROR, XM_ERR_CONFIG_UNSUPPORTED,
+                    _("unsupported video model '%s'"), type ? type : "");
+        return FALSE;
+    }
+    heads = xm_xml_get_attr(model, "heads");
+    if (heads && strcmp(heads, "1") != 0) {
+        g_set_error(error, XM_ERROR, XM_ERR_CONFIG_UNSUPPORTED,
+                    _("unsupported number of video heads '%s'"), heads);
+        return FALSE;
+    }
+    primary = xm_xml_get_attr(model, "primary");
+    if (primary && strcmp(primary, "yes") != 0)
+        return xm_xml_bad_value("<model primary=''>", primary, error);
+    vram = xm_xml_get_attr(model, "vram");
+    if (vram && (!xm_xml_parse_uint(vram, 1024 * 1024, &kib) || kib == 0))
+        return xm_xml_bad_value("<model vram=''>", vram, error);
+    def->video_model = g_steal_pointer(&type);
+    def->video_vram_kib = kib;
+    return TRUE;
+}
+
 /* libvirt adds <memballoon model='xen'/> and <controller type='xenbus'/> to
  * every Xen domain it prints. Both describe what Xen always provides, so
  * they are accepted in exactly that form and not stored. */
@@ -623,6 +680,8 @@ xm_domain_parse_devices(XmDomainDef *def, xmlNodePtr node, GError **error)
             ok = parse_graphics(def, child, error);
         else if (xm_xml_is_element(child, "input"))
             ok = parse_input(def, child, error);
+        else if (xm_xml_is_element(child, "video"))
+            ok = parse_video(def, child, error);
         else if (xm_xml_is_element(child, "emulator"))
             ok = xm_xml_set_text_once(child, &def->emulator, NO_ATTRS, error);
         else if (xm_xml_is_element(child, "memballoon") ||
@@ -726,6 +785,24 @@ xm_domain_def_validate(XmDomainDef *def, gboolean have_current_memory,
         g_set_error(error, XM_ERROR, XM_ERR_CONFIG_UNSUPPORTED,
                     _("<bootloader> is supported for PV and PVH guests only"));
         return FALSE;
+    }
+    if (def->video_model) {
+        /* The minimum sizes are those QEMU needs for each card. */
+        guint64 min = strcmp(def->video_model, "vga") == 0 ? 16384 :
+                      strcmp(def->video_model, "cirrus") == 0 ? 8192 : 0;
+
+        if ((strcmp(def->video_model, "xen") == 0) == hvm) {
+            g_set_error(error, XM_ERROR, XM_ERR_CONFIG_UNSUPPORTED,
+                        _("video model '%s' is not supported for %s guests"),
+                        def->video_model, hvm ? "HVM" : "PV/PVH");
+            return FALSE;
+        }
+        if (def->video_vram_kib && def->video_vram_kib < min) {
+            g_set_error(error, XM_ERROR, XM_ERR_CONFIG_UNSUPPORTED,
+                        _("video model '%s' needs at least %" G_GUINT64_FORMAT
+                          " KiB of vram"), def->video_model, min);
+            return FALSE;
+        }
     }
     if (def->bootloader_args && !def->bootloader) {
         g_set_error(error, XM_ERROR, XM_ERR_XML_DETAIL,

@@ -45,8 +45,17 @@ check_golden(const char *path, const char *actual)
         g_assert_no_error(err);
     }
     if (strcmp(expected, actual) != 0) {
-        g_test_message("%s differs; actual output:\n%s", path, actual);
-        g_assert_cmpstr(actual, ==, expected);
+        g_auto(GStrv) want = g_strsplit(expected, "\n", -1);
+        g_auto(GStrv) got = g_strsplit(actual, "\n", -1);
+        guint i = 0;
+
+        while (want[i] && got[i] && strcmp(want[i], got[i]) == 0)
+            i++;
+        g_test_message("%s differs at line %u:\n  expected: %s\n  actual:   %s\n"
+                       "(XENMIG_REGENERATE=1 rewrites the golden files)",
+                       path, i + 1, want[i] ? want[i] : "(end)",
+                       got[i] ? got[i] : "(end)");
+        g_test_fail();
     }
 }
 
