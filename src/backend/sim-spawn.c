@@ -140,10 +140,14 @@ sim_kill_and_wait(SimDomain *dom)
 
 /* Reads the guest's start-up report: "pid N" then "ok" | "error MSG". */
 static gboolean
-read_status(int fd, GCancellable *cancellable, pid_t *pid, GError **error)
+read_status(int fd, gboolean restoring, GCancellable *cancellable, pid_t *pid,
+            GError **error)
 {
     g_autoptr(GString) buf = g_string_new(NULL);
-    gint64 deadline = g_get_monotonic_time() + STARTUP_TIMEOUT_MS * 1000LL;
+    /* a restore takes as long as its stream: only @cancellable ends it (the
+     * guest gives up by itself when the stream breaks) */
+    gint64 deadline = restoring ? G_MAXINT64
+                                : g_get_monotonic_time() + STARTUP_TIMEOUT_MS * 1000LL;
     int cancel_fd = cancellable ? g_cancellable_get_fd(cancellable) : -1;
     gboolean ok = FALSE, done = FALSE;
 
@@ -160,7 +164,8 @@ read_status(int fd, GCancellable *cancellable, pid_t *pid, GError **error)
                         _("the sim guest did not start in time"));
             break;
         }
-        if (poll(pfd, cancel_fd >= 0 ? 2 : 1, (int) (left / 1000) + 1) < 0) {
+        if (poll(pfd, cancel_fd >= 0 ? 2 : 1,
+                 restoring ? -1 : (int) (left / 1000) + 1) < 0) {
             if (errno == EINTR)
                 continue;
             xm_set_error_errno(error, errno, XM_ERR_SYSTEM_ERROR, "poll");
@@ -283,6 +288,8 @@ sim_spawn_guest(SimBackend *sb, int domid, int restore_fd, gboolean paused,
         dup2(logfd, 2);
         if (rfd >= 0)
             dup2(rfd, 3);
+        else
+            close(3);
         dup2(sfd, 4);
         syscall(SYS_close_range, 5, ~0U, 0);
         execv(argv->pdata[0], (char **) argv->pdata);
@@ -293,7 +300,7 @@ sim_spawn_guest(SimBackend *sb, int domid, int restore_fd, gboolean paused,
     close(sfd);
     sfd = -1;
 
-    ok = read_status(status[0], cancellable, &pid, error);
+    ok = read_status(status[0], restore_fd >= 0, cancellable, &pid, error);
     if (!ok) {
         if (pid > 0)
             kill_pid_and_wait(pid, sim_proc_starttime(pid), -1);

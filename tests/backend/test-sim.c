@@ -660,6 +660,30 @@ test_restore_garbage(Fixture *f, gconstpointer data)
 }
 
 static void
+test_restore_cancel(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "waiting", 20, 0, 0);
+    g_autoptr(GCancellable) c = g_cancellable_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree int *ids = NULL;
+    size_t n = 0;
+    GThread *t;
+    int p[2];
+
+    /* a stream that never comes: only the cancellable ends the wait */
+    g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+    t = g_thread_new("cancel", cancel_thread, c);
+    g_assert_cmpint(f->ops->restore_from_fd(f->b, def, p[0], FALSE, c, &err), ==, -1);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_ABORTED);
+    g_thread_join(t);
+    close(p[0]);
+    close(p[1]);
+    g_assert_true(f->ops->list(f->b, &ids, &n, NULL));
+    g_assert_cmpuint(n, ==, 0);
+    g_assert_cmpuint(count_pid_files(f), ==, 0);
+}
+
+static void
 test_reconnect(Fixture *f, gconstpointer data)
 {
     g_autoptr(XmDomainDef) def = make_def(f, "survivor", 20, 4, 1);
@@ -913,6 +937,7 @@ main(int argc, char **argv)
     ADD("/sim/restore-corrupt", test_restore_corrupt);
     ADD("/sim/restore-truncated", test_restore_truncated);
     ADD("/sim/restore-garbage", test_restore_garbage);
+    ADD("/sim/restore-cancel", test_restore_cancel);
     ADD("/sim/reconnect", test_reconnect);
     ADD("/sim/reconnect-forgets-dead", test_reconnect_forgets_dead);
     ADD("/sim/killed-from-outside", test_killed_from_outside);
