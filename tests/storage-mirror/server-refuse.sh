@@ -119,27 +119,30 @@ s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(30)' \
         fail "server hung on SIGTERM with a client connected"
     ;;
 serve-usage)
-    if "$XENMIG_MIRROR" serve "$img" 2> "$tmp/err"; then
-        fail "serve without a listener succeeded"
-    fi
+    # expect_exit RC CMD...: usage errors exit 2, run-time errors 1
+    expect_exit() {
+        local want=$1 rc=0
+        shift
+        "$XENMIG_MIRROR" "$@" > /dev/null 2> "$tmp/err" || rc=$?
+        [ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want: $(cat "$tmp/err")"
+        grep -q '^xenmig-mirror: ' "$tmp/err" || fail "no message: $(cat "$tmp/err")"
+    }
+    expect_exit 2 serve "$img"
     grep -q -- '--listen or --unix' "$tmp/err" || fail "$(cat "$tmp/err")"
-    if "$XENMIG_MIRROR" serve "$tmp/missing.img" --unix "$sock" 2> "$tmp/err"; then
-        fail "serve of a missing image succeeded"
-    fi
-    grep -q 'missing.img' "$tmp/err" || fail "$(cat "$tmp/err")"
-    if "$XENMIG_MIRROR" serve "$img" --listen nonsense 2> "$tmp/err"; then
-        fail "bad --listen accepted"
-    fi
+    expect_exit 2 serve "$img" --listen 127.0.0.1:0 --unix "$sock"
+    expect_exit 2 serve --unix "$sock"
+    expect_exit 2 serve "$img" --listen nonsense
     grep -q 'HOST:PORT' "$tmp/err" || fail "$(cat "$tmp/err")"
-    if "$XENMIG_MIRROR" serve "$img" --unix "$sock" --tls-dir "$tmp/nowhere" \
-        2> "$tmp/err"; then
-        fail "missing TLS directory accepted"
-    fi
+    expect_exit 2 serve "$img" --listen 127.0.0.1:99999
+    expect_exit 2 serve "$img" --unix "$sock" --bogus
+    expect_exit 2 frobnicate
+    expect_exit 1 serve "$tmp/missing.img" --unix "$sock"
+    grep -q 'missing.img' "$tmp/err" || fail "$(cat "$tmp/err")"
+    expect_exit 1 serve "$img" --unix "$sock" --tls-dir "$tmp/nowhere"
     grep -q 'ca-cert.pem' "$tmp/err" || fail "$(cat "$tmp/err")"
-    if "$XENMIG_MIRROR" frobnicate 2> "$tmp/err"; then
-        fail "unknown command accepted"
-    fi
+    expect_exit 1 serve "$img" --unix "$tmp/no/such/dir/sock"
     "$XENMIG_MIRROR" --help | grep -q '^  serve' || fail "help lists no serve"
+    "$XENMIG_MIRROR" serve --help | grep -q -- '--tls-dir' || fail "serve --help"
     ;;
 *)
     fail "unknown case $case_"

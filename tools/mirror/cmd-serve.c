@@ -9,6 +9,7 @@
 #include <xenmig/nbd-server.h>
 #include "util/util.h"
 #include "commands.h"
+#include "progress.h"
 
 static gboolean
 on_signal(gpointer data)
@@ -57,15 +58,15 @@ xm_mirror_cmd_serve(int argc, char **argv)
 
     g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
     if (!g_option_context_parse(ctx, &argc, &argv, &err))
-        return xm_mirror_fail("%s", err->message);
+        return xm_cli_usage_error("%s", err->message);
     if (argc != 2)
-        return xm_mirror_fail(_("serve needs exactly one IMAGE"));
+        return xm_cli_usage_error(_("serve needs exactly one IMAGE"));
     if (!listen == !unix_path)
-        return xm_mirror_fail(_("serve needs either --listen or --unix"));
+        return xm_cli_usage_error(_("serve needs either --listen or --unix"));
     if (max_conns < 0)
-        return xm_mirror_fail(_("--max-connections must be positive"));
+        return xm_cli_usage_error(_("--max-connections must be positive"));
     if (listen && !xm_mirror_parse_host_port(listen, &host, &port, &err))
-        return xm_mirror_fail("%s", err->message);
+        return xm_cli_usage_error("%s", err->message);
 
     config.image_path = argv[1];
     config.export_name = export_name;

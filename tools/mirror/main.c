@@ -13,6 +13,7 @@
 #include <xenmig/xenmig.h>
 #include "util/util.h"
 #include "commands.h"
+#include "progress.h"
 
 typedef struct {
     const char *name;
@@ -114,8 +115,9 @@ main(int argc, char **argv)
     g_log_set_writer_func(log_to_stderr, NULL, NULL);
 
     if (argc < 2) {
+        xm_mirror_fail(_("no command given"));
         usage(stderr);
-        return 1;
+        return XM_EXIT_USAGE;
     }
     if (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h") ||
         g_str_equal(argv[1], "help")) {
@@ -131,5 +133,5 @@ main(int argc, char **argv)
             return commands[i].fn(argc - 1, argv + 1);
     xm_mirror_fail(_("unknown command '%s'"), argv[1]);
     usage(stderr);
-    return 1;
+    return XM_EXIT_USAGE;
 }
