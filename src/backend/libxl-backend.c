@@ -318,13 +318,36 @@ xm_libxl_error(GError **error, int rc, int domid, const char *what)
 
 /* ---- domain events ---------------------------------------------------- */
 
+typedef struct {
+    XmLibxlBackend *lb;
+    int domid;
+    XmLibxlDomain *dead;        /* identity only: never dereferenced */
+} UnwatchJob;
+
+static gboolean
+unwatch_later(gpointer data)
+{
+    UnwatchJob *job = data;
+    XmLibxlBackend *lb = job->lb;
+    gboolean same;
+
+    /* only if the entry is still the dead domain's, not a new domain's
+     * that got the same domid in the meantime */
+    g_mutex_lock(&lb->lock);
+    same = g_hash_table_lookup(lb->domains, GINT_TO_POINTER(job->domid)) == job->dead;
+    g_mutex_unlock(&lb->lock);
+    if (same)
+        xm_libxl_unwatch_domain(lb, job->domid);
+    return G_SOURCE_REMOVE;
+}
+
 static void
 on_event(void *user, libxl_event *ev)
 {
     XmLibxlBackend *lb = user;
     XmLibxlDomain *d;
     int domid = ev->domid;
-    gboolean emit = FALSE;
+    gboolean emit = FALSE, dead = FALSE;
     XmDomainEventKind kind = XM_DOMAIN_EVENT_DIED;
 
     g_mutex_lock(&lb->lock);
@@ -353,12 +376,26 @@ on_event(void *user, libxl_event *ev)
     } else if (d && ev->type == LIBXL_EVENT_TYPE_DOMAIN_DEATH) {
         emit = !d->destroying && !d->shutdown_reported;
         kind = XM_DOMAIN_EVENT_DIED;
+        dead = TRUE;
     }
     g_mutex_unlock(&lb->lock);
 
     g_debug("libxl event type %d for domain %d%s", ev->type, domid,
             emit ? "" : " (ignored)");
     libxl_event_free(lb->ctx, ev);
+    /* Xen reuses domids: stop watching this one, from our loop rather
+     * than from inside libxl's callback */
+    if (dead) {
+        GSource *s = g_idle_source_new();
+        UnwatchJob *job = g_new0(UnwatchJob, 1);
+
+        job->lb = lb;
+        job->domid = domid;
+        job->dead = d;
+        g_source_set_callback(s, unwatch_later, job, g_free);
+        g_source_attach(s, lb->loop_ctx);
+        g_source_unref(s);
+    }
     if (emit)
         xm_backend_emit_event(lb->backend, domid, kind);
 }
@@ -366,9 +403,9 @@ on_event(void *user, libxl_event *ev)
 static void
 on_disaster(void *user, libxl_event_type type, const char *msg, int errnoval)
 {
-    /* no libxl calls allowed here; the log already has the details */
-    g_warning("libxl cannot deliver events (type %d): %s: %s", type, msg,
-              g_strerror(errnoval));
+    /* no libxl calls allowed here; libxl has logged it as critical too */
+    g_debug("libxl cannot deliver events (type %d): %s: %s", type, msg,
+            g_strerror(errnoval));
 }
 
 static const libxl_event_hooks event_hooks = {
