@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -80,6 +81,35 @@ test_scan_gaps_and_hosts(void)
     unlink(img);
 }
 
+/* The command-line face that other test suites use. */
+static void
+test_cli_exit_status(void)
+{
+    g_autofree char *img = make_image(16 * 1024 * 1024);
+    g_autofree char *prog = g_build_filename(BUILDDIR, "src", "backend",
+                                             "xenmig-sim-guest", NULL);
+    const char *argv[] = { prog, "heartbeat-check", img, NULL };
+    g_autoptr(GError) err = NULL;
+    g_autofree char *out1 = NULL, *out2 = NULL;
+    int status;
+
+    for (guint64 s = 1; s <= 3; s++)
+        put_record(img, s, s * 100, "h");
+    g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL,
+                               NULL, &out1, NULL, &status, &err));
+    g_assert_no_error(err);
+    g_assert_cmpstr(out1, ==, "records=3 first=1 last=3 missing=0 max_gap_ms=100 hosts=h\n");
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+
+    put_record(img, 9, 900, "h");
+    g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL,
+                               NULL, &out2, NULL, &status, &err));
+    g_assert_cmpstr(out2, ==, "records=4 first=1 last=9 missing=5 max_gap_ms=600 hosts=h\n");
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    unlink(img);
+}
+
 static void
 test_scan_empty(void)
 {
@@ -112,6 +142,7 @@ main(int argc, char **argv)
     g_test_add_func("/sim/heartbeat/roundtrip", test_roundtrip);
     g_test_add_func("/sim/heartbeat/scan-gaps-and-hosts", test_scan_gaps_and_hosts);
     g_test_add_func("/sim/heartbeat/scan-empty", test_scan_empty);
+    g_test_add_func("/sim/heartbeat/cli-exit-status", test_cli_exit_status);
     g_test_add_func("/sim/heartbeat/scan-missing-file", test_scan_missing_file);
     return g_test_run();
 }
