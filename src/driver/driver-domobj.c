@@ -66,6 +66,21 @@ xm_dom_is_active(XmDomObj *dom)
     return g_atomic_int_get(&dom->domid) >= 0;
 }
 
+void
+xm_dom_set_domid(XmDomObj *dom, int domid)
+{
+    int old = g_atomic_int_get(&dom->domid);
+
+    g_atomic_int_set(&dom->domid, domid);
+    if (old < 0 && domid >= 0) {
+        if (g_atomic_int_add(&xm_driver->nactive, 1) == 0 && xm_driver->inhibit)
+            xm_driver->inhibit(true, xm_driver->inhibit_opaque);
+    } else if (old >= 0 && domid < 0) {
+        if (g_atomic_int_dec_and_test(&xm_driver->nactive) && xm_driver->inhibit)
+            xm_driver->inhibit(false, xm_driver->inhibit_opaque);
+    }
+}
+
 const XmDomainDef *
 xm_dom_persistent_def(XmDomObj *dom)
 {
@@ -484,7 +499,7 @@ load_status_files(const int *alive, size_t nalive)
         dom = xm_dom_add(def, TRUE, &added);
         if (!dom)
             continue;
-        g_atomic_int_set(&dom->domid, domid);
+        xm_dom_set_domid(dom, domid);
         dom->state = info.state == XM_DOMSTATE_PAUSED ? XM_DOMSTATE_PAUSED
                                                       : XM_DOMSTATE_RUNNING;
         dom->reason = dom->state == (XmDomainState)state ? reason : 0;

@@ -35,14 +35,14 @@ xm_dom_start(XmDomObj *dom, gboolean paused, int *ev_detail, GError **error)
     domid = xm_ops()->create(xm_driver->backend, dom->def, paused, error);
     if (domid < 0)
         return FALSE;
-    g_atomic_int_set(&dom->domid, domid);
+    xm_dom_set_domid(dom, domid);
     dom->state = paused ? XM_DOMSTATE_PAUSED : XM_DOMSTATE_RUNNING;
     dom->reason = paused ? VIR_DOMAIN_PAUSED_USER : VIR_DOMAIN_RUNNING_BOOTED;
     dom->in_shutdown = dom->in_reboot = FALSE;
     if (!xm_dom_save_status(dom, error)) {
         /* without a status file a restarted libvirtd would lose it */
         xm_ops()->destroy(xm_driver->backend, domid, NULL);
-        g_atomic_int_set(&dom->domid, -1);
+        xm_dom_set_domid(dom, -1);
         dom->state = XM_DOMSTATE_SHUTOFF;
         dom->reason = VIR_DOMAIN_SHUTOFF_FAILED;
         return FALSE;
@@ -54,7 +54,7 @@ xm_dom_start(XmDomObj *dom, gboolean paused, int *ev_detail, GError **error)
 void
 xm_dom_mark_stopped(XmDomObj *dom, int reason)
 {
-    g_atomic_int_set(&dom->domid, -1);
+    xm_dom_set_domid(dom, -1);
     dom->state = XM_DOMSTATE_SHUTOFF;
     dom->reason = reason;
     dom->in_shutdown = dom->in_reboot = FALSE;

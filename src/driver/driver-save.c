@@ -573,12 +573,12 @@ restore_stream(XmDomObj *dom, int fd, const SaveHeader *h, gboolean paused,
     }
     job_progress(dom, h->payload_len);
     job_end(dom, TRUE);
-    g_atomic_int_set(&dom->domid, domid);
+    xm_dom_set_domid(dom, domid);
     dom->state = paused ? XM_DOMSTATE_PAUSED : XM_DOMSTATE_RUNNING;
     dom->reason = paused ? VIR_DOMAIN_PAUSED_SAVE : VIR_DOMAIN_RUNNING_RESTORED;
     if (!xm_dom_save_status(dom, error)) {
         xm_ops()->destroy(xm_driver->backend, domid, NULL);
-        g_atomic_int_set(&dom->domid, -1);
+        xm_dom_set_domid(dom, -1);
         dom->state = XM_DOMSTATE_SHUTOFF;
         dom->reason = VIR_DOMAIN_SHUTOFF_FAILED;
         return FALSE;

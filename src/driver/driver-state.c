@@ -119,7 +119,7 @@ handle_backend_event(const XmBackendEvent *ev)
         int detail;
         /* Not a stop for libvirt's clients: the domain stays running with a
          * new domid, booting the (possibly updated) persistent definition. */
-        g_atomic_int_set(&dom->domid, -1);
+        xm_dom_set_domid(dom, -1);
         if (dom->newdef) {
             xm_domain_def_free(dom->def);
             dom->def = g_steal_pointer(&dom->newdef);
@@ -296,6 +296,8 @@ xmStateInitialize(bool privileged, const char *root, bool monolithic,
         return XM_VIR_DRV_STATE_INIT_ERROR;
     }
     drv->doms = g_ptr_array_new_with_free_func((GDestroyNotify)xm_dom_unref);
+    drv->inhibit = callback;
+    drv->inhibit_opaque = opaque;
     xm_driver = drv;
 
     xm_dom_load_all();

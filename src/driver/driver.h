@@ -68,6 +68,11 @@ typedef struct {
     virObjectEventState *events;
     GAsyncQueue *backend_events; /* of XmBackendEvent *, see driver-state.c */
     GThread *event_thread;
+    /* libvirtd's auto-shutdown (--timeout) must wait while domains run, so
+     * that their own shutdowns and reboots are handled */
+    void (*inhibit)(bool inhibit, void *opaque);
+    void *inhibit_opaque;
+    gint nactive;             /* atomic: domains with a domid */
 } XmDriver;
 
 extern XmDriver *xm_driver;
@@ -102,6 +107,9 @@ void xm_dom_unref(XmDomObj *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(XmDomObj, xm_dom_unref)
 
 gboolean xm_dom_is_active(XmDomObj *dom);
+/* Sets @dom's domid (-1: inactive) and keeps libvirtd from shutting down
+ * on idle while any domain is active. */
+void xm_dom_set_domid(XmDomObj *dom, int domid);
 
 /*
  * Lookups return a referenced, LOCKED object, or NULL after reporting

@@ -63,7 +63,7 @@ def pid_alive(pid):
 
 
 class Libvirtd:
-    def __init__(self, host_name='xenmig-test-host', extra_conf=''):
+    def __init__(self, host_name='xenmig-test-host', extra_conf='', args=()):
         if not BUILDDIR:
             raise RuntimeError('XENMIG_BUILDDIR is not set (run through meson test)')
         self.dir = tempfile.mkdtemp(prefix='xmd-')
@@ -94,6 +94,7 @@ class Libvirtd:
             f.write(extra_conf)
         self.proc = None
         self.conns = []
+        self.args = list(args)
 
     # -- daemon --
     def start(self, expect_driver=True):
@@ -107,7 +108,7 @@ class Libvirtd:
         self.stdout = open(os.path.join(self.dir, 'libvirtd.stdout'), 'a')
         self.proc = subprocess.Popen(
             [LIBVIRTD, '--config', os.path.join(self.dir, 'libvirtd.conf'),
-             '--pid-file', self.pidfile],
+             '--pid-file', self.pidfile] + self.args,
             env=env, stdout=self.stdout, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)
         end = time.monotonic() + 30

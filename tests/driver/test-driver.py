@@ -431,6 +431,27 @@ def reload_picks_up_new_config():
         assert c.lookupByName('late').isPersistent() == 1
 
 
+@case
+def running_domain_inhibits_idle_exit():
+    """libvirtd --timeout does not exit while a domain runs (it must be
+    there to handle the guest's own shutdown), and does once none does."""
+    d = Libvirtd(args=['--timeout', '2'])
+    try:
+        d.start()
+        c = libvirt.open(d.uri)
+        c.defineXML(d.guest_xml('g1')).create()
+        # a virDomainPtr left alive would keep the connection open
+        c.close()
+        time.sleep(5)
+        assert d.proc.poll() is None, 'libvirtd exited with a domain running'
+        c = libvirt.open(d.uri)
+        c.lookupByName('g1').destroy()
+        c.close()
+        wait_for(lambda: d.proc.poll() is not None, 20, 'libvirtd to exit on idle')
+    finally:
+        d.cleanup()
+
+
 # ---------------------------------------------------------------- autostart
 
 @case
