@@ -300,8 +300,17 @@ write_guest_config(SimBackend *sb, int domid, const XmDomainDef *def,
      * heartbeat */
     for (size_t i = 0; i < def->ndisks; i++) {
         const XmDiskDef *d = &def->disks[i];
-        if (d->source && !d->readonly && d->device == XM_DISK_DEVICE_DISK)
-            g_ptr_array_add(disks, d->source);
+        if (!d->source || d->readonly || d->device != XM_DISK_DEVICE_DISK)
+            continue;
+        /* the guest writes guest-visible bytes at raw offsets: into a qcow2
+         * file that would destroy the image */
+        if (d->format != XM_DISK_FORMAT_RAW && !g_str_has_prefix(d->source, "nbd")) {
+            g_set_error(error, XM_ERROR, XM_ERR_CONFIG_UNSUPPORTED,
+                        _("sim guests write raw images only; disk '%s' is not raw"),
+                        d->target ? d->target : d->source);
+            return FALSE;
+        }
+        g_ptr_array_add(disks, d->source);
     }
     g_key_file_set_string(kf, grp, "name", def->name);
     g_key_file_set_string(kf, grp, "uuid", uuid);

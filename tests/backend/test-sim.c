@@ -440,6 +440,19 @@ test_missing_disk(Fixture *f, gconstpointer data)
 }
 
 static void
+test_qcow2_refused(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "qcow", 20, 0, 0);
+    g_autoptr(GError) err = NULL;
+
+    def->disks[0].format = XM_DISK_FORMAT_QCOW2;
+    g_assert_cmpint(f->ops->create(f->b, def, FALSE, &err), ==, -1);
+    g_assert_error(err, XM_ERROR, XM_ERR_CONFIG_UNSUPPORTED);
+    g_assert_nonnull(strstr(err->message, "xvda"));
+    g_assert_cmpuint(count_pid_files(f), ==, 0);
+}
+
+static void
 test_heartbeat(Fixture *f, gconstpointer data)
 {
     g_autoptr(XmDomainDef) def = make_def(f, "beat", 20, 8, 2);
@@ -929,6 +942,7 @@ main(int argc, char **argv)
     ADD("/sim/destroy", test_destroy);
     ADD("/sim/duplicate", test_duplicate);
     ADD("/sim/missing-disk", test_missing_disk);
+    ADD("/sim/qcow2-refused", test_qcow2_refused);
     ADD("/sim/heartbeat", test_heartbeat);
     ADD("/sim/save-restore", test_save_restore);
     ADD("/sim/save-restore-live", test_save_restore_live);
