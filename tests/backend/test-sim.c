@@ -863,7 +863,9 @@ test_migrate_over_socket(Fixture *f, gconstpointer data)
 
     job.domid = create(f, def, FALSE);
     g_usleep(300000);
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    /* non-blocking, as a migration's sockets may be */
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+                               sv), ==, 0);
     job.fd = sv[0];
     t = g_thread_new("save", save_thread, &job);
     dst = ops2->restore_from_fd(f->b2, def, sv[1], TRUE, NULL, &err);

@@ -88,6 +88,12 @@ stream_read(Stream *s, void *buf, size_t len, GError **error)
         ssize_t r = read(s->fd, (char *) buf + done, len - done);
         if (r < 0 && errno == EINTR)
             continue;
+        if (r < 0 && errno == EAGAIN) {
+            /* the caller's fd may be non-blocking (a migration socket) */
+            struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+            poll(&pfd, 1, -1);
+            continue;
+        }
         if (r < 0)
             return xm_set_error_errno(error, errno, XM_ERR_READ_FAILED,
                                       _("cannot read the memory stream"));
