@@ -217,10 +217,14 @@ xmConnectIsAlive(virConnectPtr conn)
     return 1;
 }
 
+/* The guests libvirt's libxl driver lists: PV, PVH (hardware assisted
+ * paging) and HVM (firmware, ACPI, APIC, HAP). */
 static void
 caps_guest(GString *xml, const char *os_type, const char *arch, int wordsize,
            const char *machine, gboolean hvm)
 {
+    gboolean pvh = g_str_equal(os_type, "xenpvh");
+
     g_string_append_printf(xml,
         "  <guest>\n"
         "    <os_type>%s</os_type>\n"
@@ -242,6 +246,8 @@ caps_guest(GString *xml, const char *os_type, const char *arch, int wordsize,
             "      <acpi default='on' toggle='yes'/>\n"
             "      <apic default='on' toggle='no'/>\n"
             "      <hap default='on' toggle='yes'/>\n");
+    else if (pvh)
+        g_string_append(xml, "      <hap default='on' toggle='yes'/>\n");
     g_string_append(xml,
         "    </features>\n"
         "  </guest>\n");
