@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "xenmig-sim"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,25 +15,59 @@
 #include "backend/sim-proto.h"
 #include "util/util.h"
 
+gboolean
+xm_sim_sockaddr(const char *path, struct sockaddr_un *sa, int *dirfd, GError **error)
+{
+    g_autofree char *dir = NULL, *base = NULL, *alias = NULL;
+    int dfd;
+
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    *dirfd = -1;
+    if (strlen(path) < sizeof(sa->sun_path)) {
+        strcpy(sa->sun_path, path);
+        return TRUE;
+    }
+    /* deep state directories (test trees, lab hosts) exceed sun_path */
+    dir = g_path_get_dirname(path);
+    base = g_path_get_basename(path);
+    dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return xm_set_error_errno(error, errno, XM_ERR_SYSTEM_ERROR,
+                                  _("cannot open '%s'"), dir);
+    alias = g_strdup_printf("/proc/self/fd/%d/%s", dfd, base);
+    if (strlen(alias) >= sizeof(sa->sun_path)) {
+        close(dfd);
+        g_set_error(error, XM_ERROR, XM_ERR_INTERNAL_ERROR,
+                    _("socket path '%s' is too long"), path);
+        return FALSE;
+    }
+    strcpy(sa->sun_path, alias);
+    *dirfd = dfd;
+    return TRUE;
+}
+
 static int
 connect_unix(const char *path, GError **error)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd;
+    struct sockaddr_un sa;
+    int fd, dirfd, rc, errsv;
 
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        g_set_error(error, XM_ERROR, XM_ERR_INTERNAL_ERROR,
-                    _("socket path '%s' is too long"), path);
+    if (!xm_sim_sockaddr(path, &sa, &dirfd, error))
         return -1;
-    }
-    strcpy(sa.sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         xm_set_error_errno(error, errno, XM_ERR_SYSTEM_ERROR, _("cannot create socket"));
+        if (dirfd >= 0)
+            close(dirfd);
         return -1;
     }
-    if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-        xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
+    rc = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+    errsv = errno;
+    if (dirfd >= 0)
+        close(dirfd);
+    if (rc < 0) {
+        xm_set_error_errno(error, errsv, XM_ERR_OPERATION_FAILED,
                            _("cannot reach sim guest at '%s'"), path);
         close(fd);
         return -1;

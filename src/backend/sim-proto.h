@@ -24,6 +24,13 @@
  * size: enough to exercise the memory stream, small enough for CI. */
 #define XM_SIM_RAM_CAP_MIB 256u
 
+struct sockaddr_un;
+/* Fills @sa for @path. Paths longer than sun_path are reached through
+ * /proc/self/fd/N/<name> with N an O_PATH fd of the directory, returned in
+ * *@dirfd (else -1) for the caller to close after bind/connect. */
+gboolean xm_sim_sockaddr(const char *path, struct sockaddr_un *sa, int *dirfd,
+                         GError **error);
+
 /* Sends @line (a '\n' is appended) on a new connection to @socket_path,
  * passing @fd (or -1) with it, and reads the reply. With @cancel_fd >= 0
  * the wait ends when that fd becomes readable (XM_ERR_OPERATION_ABORTED).

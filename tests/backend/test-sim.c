@@ -439,6 +439,30 @@ test_missing_disk(Fixture *f, gconstpointer data)
     g_assert_cmpuint(count_pid_files(f), ==, 0);
 }
 
+/* Control sockets deeper than sun_path's 108 bytes still work. */
+static void
+test_long_state_dir(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "deep", 20, 0, 0);
+    g_autoptr(GError) err = NULL;
+    XmDomainInfo info;
+    int domid;
+
+    xm_backend_free(f->b);
+    g_free(f->cfg.state_dir);
+    f->cfg.state_dir = g_build_filename(f->dir,
+        "a-rather-long-directory-name-0123456789", "another-long-directory-name-0123456789",
+        "and-one-more-long-directory-name-0123456789", NULL);
+    f->b = open_backend(f);
+    domid = create(f, def, FALSE);
+    g_assert_cmpuint(strlen(f->cfg.state_dir), >, 108);
+    g_assert_true(f->ops->info(f->b, domid, &info, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    g_assert_true(f->ops->shutdown(f->b, domid, &err));
+    g_assert_cmpint(wait_event(f, domid, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
+}
+
 static void
 test_qcow2_refused(Fixture *f, gconstpointer data)
 {
@@ -945,6 +969,7 @@ main(int argc, char **argv)
     ADD("/sim/duplicate", test_duplicate);
     ADD("/sim/missing-disk", test_missing_disk);
     ADD("/sim/qcow2-refused", test_qcow2_refused);
+    ADD("/sim/long-state-dir", test_long_state_dir);
     ADD("/sim/heartbeat", test_heartbeat);
     ADD("/sim/save-restore", test_save_restore);
     ADD("/sim/save-restore-live", test_save_restore_live);

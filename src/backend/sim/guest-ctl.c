@@ -25,25 +25,25 @@ typedef struct {
 int
 guest_ctl_listen(Guest *g, GError **error)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd;
+    struct sockaddr_un sa;
+    int fd, dirfd, errsv = 0;
 
-    if (strlen(g->socket_path) >= sizeof(sa.sun_path)) {
-        g_set_error(error, XM_ERROR, XM_ERR_INTERNAL_ERROR,
-                    _("socket path '%s' is too long"), g->socket_path);
+    if (!xm_sim_sockaddr(g->socket_path, &sa, &dirfd, error))
         return -1;
-    }
-    strcpy(sa.sun_path, g->socket_path);
     unlink(g->socket_path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
         listen(fd, 16) < 0) {
-        xm_set_error_errno(error, errno, XM_ERR_SYSTEM_ERROR,
-                           _("cannot listen on '%s'"), g->socket_path);
+        errsv = errno;
         if (fd >= 0)
             close(fd);
-        return -1;
+        fd = -1;
     }
+    if (dirfd >= 0)
+        close(dirfd);
+    if (fd < 0)
+        xm_set_error_errno(error, errsv, XM_ERR_SYSTEM_ERROR,
+                           _("cannot listen on '%s'"), g->socket_path);
     return fd;
 }
 
