@@ -131,6 +131,30 @@ xmNodeGetInfo(virConnectPtr conn, virNodeInfoPtr info)
     return 0;
 }
 
+int
+xmNodeGetCPUMap(virConnectPtr conn, unsigned char **cpumap, unsigned int *online,
+                unsigned int flags)
+{
+    g_autoptr(GError) err = NULL;
+    XmNodeInfo ni = { 0 };
+
+    XM_CHECK_FLAGS(0, -1);
+    if (!xm_ops()->node_info(xm_driver->backend, &ni, &err)) {
+        XM_REPORT_GERROR(err);
+        return -1;
+    }
+    /* The backends do not take CPUs offline: all of them are online. */
+    if (cpumap) {
+        unsigned char *map = g_new0(unsigned char, VIR_CPU_MAPLEN(ni.cpus));
+        for (guint i = 0; i < ni.cpus; i++)
+            VIR_USE_CPU(map, i);
+        *cpumap = map;
+    }
+    if (online)
+        *online = ni.cpus;
+    return ni.cpus;
+}
+
 unsigned long long
 xmNodeGetFreeMemory(virConnectPtr conn)
 {

@@ -83,6 +83,7 @@ static XmVirHypervisorDriver xm_hypervisor_driver = {
     .domainHasManagedSaveImage = xmDomainHasManagedSaveImage,
     .domainManagedSaveRemove = xmDomainManagedSaveRemove,
     .connectIsAlive = xmConnectIsAlive,
+    .nodeGetCPUMap = xmNodeGetCPUMap,
 };
 
 static const char *xm_uri_schemes[] = { "xen", NULL };

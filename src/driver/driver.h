@@ -184,6 +184,8 @@ int xmConnectGetMaxVcpus(virConnectPtr conn, const char *type);
 int xmNodeGetInfo(virConnectPtr conn, virNodeInfoPtr info);
 char *xmConnectGetCapabilities(virConnectPtr conn);
 unsigned long long xmNodeGetFreeMemory(virConnectPtr conn);
+int xmNodeGetCPUMap(virConnectPtr conn, unsigned char **cpumap, unsigned int *online,
+                    unsigned int flags);
 int xmNodeGetCellsFreeMemory(virConnectPtr conn, unsigned long long *mems, int start, int max);
 int xmNodeGetSecurityModel(virConnectPtr conn, virSecurityModelPtr secmodel);
 int xmConnectSupportsFeature(virConnectPtr conn, int feature);

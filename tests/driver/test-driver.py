@@ -4,6 +4,7 @@
 usage: test-driver.py CASE   (one behaviour per case; meson runs each)"""
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -96,6 +97,7 @@ def connect_basics():
         assert c.getFreeMemory() > 0
         assert c.getCellsFreeMemory(0, 1)[0] > 0
         assert c.getMaxVcpus('xen') > 0
+        assert c.getCPUMap() == (2, [True, True], 2), c.getCPUMap()
         assert c.getSecurityModel() == ['', ''], c.getSecurityModel()
         assert names(c) == []
 
@@ -116,7 +118,7 @@ def connect_capabilities():
             if g.find('os_type').text == 'xenpvh':
                 caps.remove(g)
         rng = '/usr/share/libvirt/schemas/capability.rng'
-        if os.path.exists(rng):
+        if os.path.exists(rng) and shutil.which('xmllint'):
             path = os.path.join(d.dir, 'caps.xml')
             ET.ElementTree(caps).write(path)
             r = subprocess.run(['xmllint', '--noout', '--relaxng', rng, path],
