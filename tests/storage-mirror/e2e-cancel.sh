@@ -1,8 +1,8 @@
 #!/bin/bash
-# Cancel mid-copy: SIGTERM (copy) or SIGINT (mirror) while a 64 MiB image is
+# Cancel mid-copy: SIGTERM (copy, sync) or SIGINT (mirror) while a 64 MiB image is
 # being copied at 1 MiB/s.  The tool exits 1 within a few seconds with a
 # message containing "cancelled", and the source image is unchanged.
-#   e2e-cancel.sh copy | mirror
+#   e2e-cancel.sh copy | sync | mirror
 . "$(dirname "$0")/e2e-lib.sh"
 need nbdkit
 need_tool
@@ -20,6 +20,11 @@ case $cmd in
         "$XM" copy "$T/src.img" "$dest" --bandwidth 1 --connections 4 \
             --progress=fd:3 3>"$T/progress" >"$T/out" 2>"$T/err" &
         ;;
+    sync)
+        sig=TERM
+        "$XM" sync "$T/src.img" "$dest" --bandwidth 1 --block-size 65536 \
+            --progress=fd:3 3>"$T/progress" >"$T/out" 2>"$T/err" &
+        ;;
     mirror)
         sig=INT
         # A background job of a non-interactive shell ignores SIGINT; give
@@ -27,7 +32,7 @@ case $cmd in
         env --default-signal=INT "$XM" mirror "$T/src.img" "$dest" --unix "$T/src.sock" --bandwidth 1 \
             --progress=fd:3 3>"$T/progress" >"$T/out" 2>"$T/err" &
         ;;
-    *) fail "usage: $0 copy|mirror" ;;
+    *) fail "usage: $0 copy|sync|mirror" ;;
 esac
 pid=$!
 track "$pid"
