@@ -89,6 +89,22 @@ parse_scalar(Parser *ps, GError **error)
 {
     char c = *ps->p;
 
+    if (g_str_has_prefix(ps->p, "\"\"\"")) {
+        /* a triple-quoted string may span lines */
+        const char *start = ps->p + 3;
+        const char *end = strstr(start, "\"\"\"");
+        if (!end) {
+            syntax_error(ps, error, _("unterminated string"));
+            return NULL;
+        }
+        XmConfValue *v = g_new0(XmConfValue, 1);
+        v->type = XM_CONF_STRING;
+        v->str = g_strndup(start, end - start);
+        for (const char *q = start; q < end; q++)
+            ps->line += *q == '\n';
+        ps->p = end + 3;
+        return v;
+    }
     if (c == '"' || c == '\'') {
         const char *start = ++ps->p;
         while (*ps->p && *ps->p != c && *ps->p != '\n')

@@ -3,7 +3,7 @@
  * libvirt's configuration-file syntax (the one of /etc/libvirt/libxl.conf):
  *
  *   # comment
- *   key = "string"          (or 'string')
+ *   key = "string"          (or 'string', or """a string over lines""")
  *   key = 42                (decimal integer, may be negative)
  *   key = [ "a", "b", ]     (list of strings or integers)
  *

@@ -22,12 +22,16 @@ test_parse_values(void)
         "   \"b\", # inside\n"
         "   3, ]\n"
         "empty = []\n"
-        "num = 43;\n", "t.conf", &err);
+        "num = 43;\n"
+        "long = \"\"\"two\nlines\"\"\"\n"
+        "after = 1\n", "t.conf", &err);
     const XmConfEntry *e;
 
     g_assert_no_error(err);
     g_assert_nonnull(conf);
-    g_assert_cmpuint(xm_conf_n_entries(conf), ==, 7);
+    g_assert_cmpuint(xm_conf_n_entries(conf), ==, 9);
+    g_assert_cmpstr(xm_conf_lookup(conf, "long")->value->str, ==, "two\nlines");
+    g_assert_cmpuint(xm_conf_lookup(conf, "after")->line, ==, 14);
 
     e = xm_conf_lookup(conf, "str");
     g_assert_cmpint(e->value->type, ==, XM_CONF_STRING);
@@ -75,6 +79,7 @@ test_syntax_errors(void)
     check_syntax_error("= 1\n", "bad.conf:1:");
     check_syntax_error("a = bareword\n", "bad.conf:1:");
     check_syntax_error("a = 99999999999999999999999\n", "bad.conf:1:");
+    check_syntax_error("a = 1\nb = \"\"\"open\n", "bad.conf:2:");
 }
 
 static void
