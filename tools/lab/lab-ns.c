@@ -41,7 +41,7 @@ child_fail(int fd, int errsv, const char *fmt, ...)
 static void
 child_bind(int fd, const char *src, const char *dst)
 {
-    if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+    if (mount(src, dst, "none", MS_BIND, NULL) < 0)
         child_fail(fd, errno, _("cannot bind-mount %s on %s"), src, dst);
 }
 
@@ -54,7 +54,7 @@ child_setup_mounts(int fd, const Lab *lab, const LabHost *host)
 
     /* Without this, mounts made here would propagate back to the machine
      * wherever / is a shared mount (the systemd default). */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
         child_fail(fd, errno, _("cannot make the mount namespace private"));
     if (g_mkdir_with_parents(LAB_IMAGE_DIR, 0755) < 0)
         child_fail(fd, errno, _("cannot create directory %s"), LAB_IMAGE_DIR);
@@ -72,12 +72,14 @@ child_setup_mounts(int fd, const Lab *lab, const LabHost *host)
 static void G_GNUC_NORETURN
 holder_main(int fd, const Lab *lab, const LabHost *host)
 {
-    g_autofree char *nspath = g_build_filename("/run/netns", host->netns, NULL);
+    /* Not g_autofree: this function never returns. */
+    char *nspath = g_build_filename("/run/netns", host->netns, NULL);
     int nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
     int devnull;
 
     if (nsfd < 0)
         child_fail(fd, errno, _("cannot open %s"), nspath);
+    g_free(nspath);
     if (setns(nsfd, CLONE_NEWNET) < 0)
         child_fail(fd, errno, _("cannot enter network namespace %s"),
                    host->netns);
@@ -142,7 +144,7 @@ lab_holder_spawn(const Lab *lab, const LabHost *host, GError **error)
     int fds[2];
     pid_t pid;
     int status;
-    g_autofree char *what = g_strdup_printf(_("host %u"), host->index);
+    g_autofree char *what = NULL;
 
     if (pipe2(fds, O_CLOEXEC) < 0) {
         xm_set_error_errno(error, errno, XM_ERR_SYSTEM_ERROR, "pipe");
@@ -180,6 +182,7 @@ lab_holder_spawn(const Lab *lab, const LabHost *host, GError **error)
         _exit(0);
     }
     close(fds[1]);
+    what = g_strdup_printf(_("host %u"), host->index);
     {
         pid_t holder = -1;
         ssize_t n;
