@@ -46,6 +46,8 @@ xmConnectOpen(virConnectPtr conn, virConnectAuthPtr auth, void *conf,
                   _("unexpected Xen URI path '%s', try xen:///system"), path);
         return XM_VIR_DRV_OPEN_ERROR;
     }
+    if (virConnectOpenEnsureACL(conn) < 0)
+        return XM_VIR_DRV_OPEN_ERROR;
     return XM_VIR_DRV_OPEN_SUCCESS;
 }
 

@@ -60,6 +60,11 @@ void virReportErrorHelper(int domcode, int errcode, const char *filename,
 
 bool virDriverFeatureIsGlobal(int feat, int *supported);
 
+/* libvirt's access control (access_drivers in libvirtd.conf) for opening a
+ * connection. The per-domain checks take libvirt's internal virDomainDef,
+ * which this module does not have: see docs/driver.rst. */
+int virConnectOpenEnsureACL(virConnectPtr conn);
+
 virObjectEventState *virObjectEventStateNew(void);
 void virObjectEventStateQueue(virObjectEventState *state, virObjectEvent *event);
 int virObjectEventStateDeregisterID(virConnectPtr conn, virObjectEventState *state,
