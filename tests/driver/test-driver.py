@@ -788,7 +788,8 @@ def libvirtd_restart_keeps_guest():
         domid = dom.ID()
         pids = d.sim_pids()
         d.stop()
-        time.sleep(1.0)
+        # long enough that a guest stopped with libvirtd shows a gap
+        time.sleep(2.0)
         assert d.sim_pids() == pids, 'the guest must outlive libvirtd'
         d.start()
         c = d.connect()
@@ -801,7 +802,7 @@ def libvirtd_restart_keeps_guest():
         dom.destroy()
         wait_for(lambda: not d.sim_pids(), what='sim guest to exit')
         rc, hb, out = d.heartbeat_check('g1')
-        assert rc == 0 and hb['missing'] == '0' and int(hb['max_gap_ms']) < 1000, out
+        assert rc == 0 and hb['missing'] == '0' and int(hb['max_gap_ms']) < 1500, out
 
 
 @case
