@@ -318,7 +318,7 @@ write_all(int fd, const void *buf, size_t len, off_t off, GError **error)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
-            return xm_set_error_errno(error, errno, XM_ERR_WRITE_FAILED,
+            return xm_set_error_errno(error, errno, XM_ERR_SYSTEM_ERROR,
                                       _("cannot write the save image"));
         done += w;
     }
@@ -337,7 +337,7 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
     struct stat st;
     Sampler s = { 0 };
     GThread *t;
-    gboolean ok;
+    gboolean ok, created;
     int fd;
 
     if (dxml) {
@@ -360,6 +360,9 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
         (dom->state == XM_DOMSTATE_PAUSED && !(flags & VIR_DOMAIN_SAVE_RUNNING)))
         h.flags |= SAVE_FLAG_PAUSED;
 
+    /* A failed save removes only a file it created itself: the target may
+     * be a device or something else the caller owns. */
+    created = !g_file_test(path, G_FILE_TEST_EXISTS);
     /* read back to checksum the stream the backend wrote */
     fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -384,7 +387,7 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
         goto fail_unlink;
     }
     if (fstat(fd, &st) < 0) {
-        xm_set_error_errno(error, errno, XM_ERR_WRITE_FAILED,
+        xm_set_error_errno(error, errno, XM_ERR_SYSTEM_ERROR,
                            _("cannot stat the save image"));
         goto fail_resume;
     }
@@ -397,7 +400,7 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
         goto fail_resume;
     if (fsync(fd) < 0 || close(fd) < 0) {
         fd = -1;
-        xm_set_error_errno(error, errno, XM_ERR_WRITE_FAILED,
+        xm_set_error_errno(error, errno, XM_ERR_SYSTEM_ERROR,
                            _("cannot write the save image"));
         goto fail_resume;
     }
@@ -413,7 +416,8 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
  fail_unlink:
     if (fd >= 0)
         close(fd);
-    g_unlink(path);
+    if (created)
+        g_unlink(path);
     return FALSE;
 }
 

@@ -738,6 +738,81 @@ def save_job_progress():
 
 
 @case
+def save_failure_keeps_guest_running():
+    with Libvirtd() as d:
+        c = d.connect()
+        dom = c.defineXML(d.guest_xml('g1'))
+        dom.create()
+        domid = dom.ID()
+        expect_error(E.VIR_ERR_OPERATION_FAILED, dom.save, '/nonexistent/dir/g1.save',
+                     domain=E.VIR_FROM_LIBXL)
+        assert dom.state()[0] == E.VIR_DOMAIN_RUNNING and dom.ID() == domid
+        assert d.sim_call(domid, 'info').get('state') == 'running'
+        # a target that is not ours to remove
+        e = expect_error(E.VIR_ERR_SYSTEM_ERROR, dom.save, '/dev/full')
+        assert 'No space left' in e.get_error_message(), e.get_error_message()
+        assert os.path.exists('/dev/full')
+        assert dom.state()[0] == E.VIR_DOMAIN_RUNNING
+        dom.destroy()
+
+
+@case
+def save_fails_midstream():
+    """The disk fills up while the memory stream is written: the guest
+    goes on running where it was, nothing is left behind."""
+    with Libvirtd() as d:
+        small = os.path.join(d.dir, 'small')
+        os.mkdir(small)
+        if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small],
+                          capture_output=True).returncode != 0:
+            print('# cannot mount a tmpfs (not root?): skipped')
+            return
+        try:
+            c = d.connect()
+            dom = c.defineXML(d.guest_xml('g1', memory_mib=64, heartbeat_ms=50))
+            dom.create()
+            time.sleep(0.5)
+            try:
+                dom.save(os.path.join(small, 'g1.save'))
+                raise AssertionError('a save onto a full disk succeeded')
+            except libvirt.libvirtError as e:
+                # the backend's write error, passed through
+                assert 'No space left' in e.get_error_message(), e.get_error_message()
+            assert os.listdir(small) == [], os.listdir(small)
+            assert dom.state()[0] == E.VIR_DOMAIN_RUNNING, dom.state()
+            assert d.sim_call(dom.ID(), 'info').get('state') == 'running'
+            time.sleep(0.5)
+            dom.destroy()
+            rc, hb, out = d.heartbeat_check('g1')
+            assert rc == 0 and hb['missing'] == '0', out
+        finally:
+            subprocess.run(['umount', small])
+
+
+@case
+def restore_refused_cases():
+    """A restore that cannot proceed changes nothing."""
+    with Libvirtd() as d:
+        c = d.connect()
+        path = _saved_guest(d, c)
+        dom = c.lookupByName('g1')
+        other = d.guest_xml('other')
+        expect_error(E.VIR_ERR_INVALID_ARG, c.restoreFlags, path, other, 0)
+        expect_error(E.VIR_ERR_INVALID_ARG, c.restoreFlags, path, None,
+                     E.VIR_DOMAIN_SAVE_RUNNING | E.VIR_DOMAIN_SAVE_PAUSED)
+        expect_error(E.VIR_ERR_OPERATION_FAILED, c.restore, '/nonexistent.save')
+        dom.create()
+        before = snapshot(c)
+        expect_error(E.VIR_ERR_OPERATION_INVALID, c.restore, path)
+        assert snapshot(c) == before and len(d.sim_pids()) == 1
+        dom.destroy()
+        # the image still restores once the domain is off
+        c.restore(path)
+        assert c.lookupByName('g1').isActive() == 1
+        c.lookupByName('g1').destroy()
+
+
+@case
 def restore_corrupt_image():
     with Libvirtd() as d:
         c = d.connect()
