@@ -424,6 +424,10 @@ affect_resolve(XmDomObj *dom, unsigned int *flags, XmDomainDef **pdef)
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s", _("domain is not running"));
         return FALSE;
     }
+    /* A running persistent domain's config is what it booted from until
+     * changed: keep it apart before a live change touches def. */
+    if (active && dom->persistent && !dom->newdef)
+        dom->newdef = xm_domain_def_copy(dom->def);
     *pdef = NULL;
     if (*flags & VIR_DOMAIN_AFFECT_CONFIG) {
         if (!dom->persistent) {
@@ -568,7 +572,15 @@ xmDomainIsUpdated(virDomainPtr vdom)
 
     if (!dom)
         return -1;
-    ret = dom->newdef != NULL;
+    ret = 0;
+    if (dom->newdef) {
+        /* updated: the next boot would differ from what runs now */
+        g_autofree char *live = xm_domain_def_format_xml(dom->def, -1,
+            XM_DOMAIN_XML_SECURE | XM_DOMAIN_XML_INACTIVE);
+        g_autofree char *next = xm_domain_def_format_xml(dom->newdef, -1,
+            XM_DOMAIN_XML_SECURE | XM_DOMAIN_XML_INACTIVE);
+        ret = !g_str_equal(live, next);
+    }
     xm_dom_release(dom);
     return ret;
 }
@@ -604,6 +616,99 @@ xmDomainSetAutostart(virDomainPtr vdom, int autostart)
         goto out;
     }
     dom->autostart = autostart != 0;
+    ret = 0;
+ out:
+    xm_dom_release(dom);
+    return ret;
+}
+
+/* <title> and <description>; the <metadata> elements are kept verbatim by
+ * the domain model and not editable one by one. */
+static char **
+metadata_field(XmDomainDef *def, int type)
+{
+    return type == VIR_DOMAIN_METADATA_TITLE ? &def->title : &def->description;
+}
+
+static gboolean
+metadata_type_ok(int type)
+{
+    if (type == VIR_DOMAIN_METADATA_ELEMENT) {
+        XM_REPORT(VIR_ERR_ARGUMENT_UNSUPPORTED, "%s",
+                  _("metadata elements cannot be read or set one by one with this driver; edit the domain XML"));
+        return FALSE;
+    }
+    if (type != VIR_DOMAIN_METADATA_TITLE && type != VIR_DOMAIN_METADATA_DESCRIPTION) {
+        XM_REPORT(VIR_ERR_INVALID_ARG, _("unknown metadata type '%d'"), type);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+xmDomainGetMetadata(virDomainPtr vdom, int type, const char *uri, unsigned int flags)
+{
+    XmDomainDef *pdef = NULL;
+    XmDomObj *dom;
+    char *ret = NULL;
+
+    XM_CHECK_FLAGS(VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG, NULL);
+    if ((flags & VIR_DOMAIN_AFFECT_LIVE) && (flags & VIR_DOMAIN_AFFECT_CONFIG)) {
+        XM_REPORT(VIR_ERR_INVALID_ARG, "%s",
+                  _("flags 'affect live' and 'affect config' are mutually exclusive"));
+        return NULL;
+    }
+    if (!metadata_type_ok(type))
+        return NULL;
+    if (!(dom = xm_dom_from_virdom(vdom)))
+        return NULL;
+    if (affect_resolve(dom, &flags, &pdef)) {
+        char *value = *metadata_field(pdef ? pdef : dom->def, type);
+        if (value)
+            ret = g_strdup(value);
+        else
+            XM_REPORT(VIR_ERR_NO_DOMAIN_METADATA, "%s",
+                      _("Requested metadata element is not present"));
+    }
+    xm_dom_release(dom);
+    return ret;
+}
+
+int
+xmDomainSetMetadata(virDomainPtr vdom, int type, const char *metadata,
+                    const char *key, const char *uri, unsigned int flags)
+{
+    g_autoptr(GError) err = NULL;
+    XmDomainDef *pdef = NULL;
+    XmDomObj *dom;
+    int ret = -1;
+
+    XM_CHECK_FLAGS(VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG, -1);
+    if (!metadata_type_ok(type))
+        return -1;
+    if (type == VIR_DOMAIN_METADATA_TITLE && metadata && strchr(metadata, '\n')) {
+        XM_REPORT(VIR_ERR_INVALID_ARG, "%s", _("title can't contain newlines"));
+        return -1;
+    }
+    if (!(dom = xm_dom_from_virdom(vdom)))
+        return -1;
+    if (!affect_resolve(dom, &flags, &pdef))
+        goto out;
+    if (flags & VIR_DOMAIN_AFFECT_LIVE) {
+        char **field = metadata_field(dom->def, type);
+        g_free(*field);
+        *field = metadata && *metadata ? g_strdup(metadata) : NULL;
+        xm_dom_save_status(dom, NULL);
+    }
+    if (pdef) {
+        char **field = metadata_field(pdef, type);
+        g_free(*field);
+        *field = metadata && *metadata ? g_strdup(metadata) : NULL;
+        if (!xm_dom_save_config(dom, pdef, &err)) {
+            XM_REPORT_GERROR(err);
+            goto out;
+        }
+    }
     ret = 0;
  out:
     xm_dom_release(dom);

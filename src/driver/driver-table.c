@@ -84,6 +84,8 @@ static XmVirHypervisorDriver xm_hypervisor_driver = {
     .domainManagedSaveRemove = xmDomainManagedSaveRemove,
     .connectIsAlive = xmConnectIsAlive,
     .nodeGetCPUMap = xmNodeGetCPUMap,
+    .domainSetMetadata = xmDomainSetMetadata,
+    .domainGetMetadata = xmDomainGetMetadata,
 };
 
 static const char *xm_uri_schemes[] = { "xen", NULL };

@@ -237,6 +237,9 @@ int xmDomainIsPersistent(virDomainPtr vdom);
 int xmDomainIsUpdated(virDomainPtr vdom);
 int xmDomainGetAutostart(virDomainPtr vdom, int *autostart);
 int xmDomainSetAutostart(virDomainPtr vdom, int autostart);
+char *xmDomainGetMetadata(virDomainPtr vdom, int type, const char *uri, unsigned int flags);
+int xmDomainSetMetadata(virDomainPtr vdom, int type, const char *metadata,
+                        const char *key, const char *uri, unsigned int flags);
 
 /* driver-lifecycle.c */
 int xmDomainCreateWithFlags(virDomainPtr vdom, unsigned int flags);

@@ -369,8 +369,10 @@ def lifecycle_memory_vcpus():
         assert dom.info()[2] == 64 * 1024
         expect_error(E.VIR_ERR_INVALID_ARG, dom.setMemory, 1024 * 1024)
         expect_error(E.VIR_ERR_OPERATION_INVALID, dom.setMaxMemory, 256 * 1024)
-        assert dom.isUpdated() == 0
+        # live only: the next boot uses the config's 96 MiB again
+        assert dom.isUpdated() == 1
         dom.destroy()
+        assert dom.info()[2] == 96 * 1024 and dom.isUpdated() == 0
 
 
 @case
@@ -519,6 +521,37 @@ def concurrent_clients():
         c = d.connect()
         assert names(c) == []
         wait_for(lambda: not d.sim_pids(), what='every guest to exit')
+
+
+@case
+def metadata_title_description():
+    with Libvirtd() as d:
+        c = d.connect()
+        dom = c.defineXML(d.guest_xml('g1'))
+        M = E
+        expect_error(E.VIR_ERR_NO_DOMAIN_METADATA, dom.metadata,
+                     M.VIR_DOMAIN_METADATA_TITLE, None, 0)
+        dom.setMetadata(M.VIR_DOMAIN_METADATA_TITLE, 'Web server', None, None, 0)
+        dom.setMetadata(M.VIR_DOMAIN_METADATA_DESCRIPTION, 'serves\npages', None, None, 0)
+        assert dom.metadata(M.VIR_DOMAIN_METADATA_TITLE, None, 0) == 'Web server'
+        root = ET.fromstring(dom.XMLDesc(0))
+        assert root.find('title').text == 'Web server'
+        assert root.find('description').text == 'serves\npages'
+        dom.create()
+        dom.setMetadata(M.VIR_DOMAIN_METADATA_TITLE, 'live only', None, None,
+                        E.VIR_DOMAIN_AFFECT_LIVE)
+        assert dom.metadata(M.VIR_DOMAIN_METADATA_TITLE, None, 0) == 'live only'
+        assert dom.metadata(M.VIR_DOMAIN_METADATA_TITLE, None,
+                            E.VIR_DOMAIN_AFFECT_CONFIG) == 'Web server'
+        expect_error(E.VIR_ERR_INVALID_ARG, dom.setMetadata,
+                     M.VIR_DOMAIN_METADATA_TITLE, 'a\nb', None, None, 0)
+        expect_error(E.VIR_ERR_ARGUMENT_UNSUPPORTED, dom.metadata,
+                     M.VIR_DOMAIN_METADATA_ELEMENT, 'https://example.org/x', 0)
+        dom.destroy()
+        assert dom.metadata(M.VIR_DOMAIN_METADATA_TITLE, None, 0) == 'Web server'
+        dom.setMetadata(M.VIR_DOMAIN_METADATA_TITLE, None, None, None, 0)
+        expect_error(E.VIR_ERR_NO_DOMAIN_METADATA, dom.metadata,
+                     M.VIR_DOMAIN_METADATA_TITLE, None, 0)
 
 
 # ---------------------------------------------------------------- autostart
