@@ -308,6 +308,25 @@ writer() {
     done
 }
 
+# A second guest stand-in: nbdcopy (several connections if the server offers
+# multi-conn) rewriting the whole of URI from `nbdkit sparse-random` (runs of
+# random data and zeros, a new layout per seed) until STOPFILE exists.
+#   writer_nbdcopy URI SIZE_BYTES STOPFILE LOG
+writer_nbdcopy() {
+    local uri=$1 size=$2 stop=$3 wlog=$4 seed=0
+    while [ ! -e "$stop" ]; do
+        seed=$((seed + 1))
+        if nbdkit -U - sparse-random "$size" seed="$seed" percent=40 runlength=262144 \
+               --run "nbdcopy --connections=4 \"\$uri\" '$uri'" >>"$wlog.out" 2>&1; then
+            echo "bytes $size $(date +%s.%N)" >>"$wlog"
+            [ -z "${WRITER_PAUSE:-}" ] || sleep "$WRITER_PAUSE"
+        else
+            echo "error nbdcopy exit $? $(date +%s.%N)" >>"$wlog"
+            return 1
+        fi
+    done
+}
+
 writer_bytes() { awk '$1 == "bytes" { s += $2 } END { print s + 0 }' "$1"; }
 
 # --- progress ---------------------------------------------------------------

@@ -1,12 +1,17 @@
 #!/bin/bash
-# xenmig-mirror mirror while a real client (qemu-io) writes random data,
-# zeros and discards through the tracked server the whole time.  After the
+# xenmig-mirror mirror while a real client (qemu-io or nbdcopy) writes random
+# data, zeros and discards through the tracked server the whole time.  After the
 # writer stops, SIGUSR1 makes the tool drain, verify and exit 0; the
 # destination (an nbdkit file export) is then byte-identical to the source
 # and keeps the source's holes.
+#   e2e-mirror-writer.sh qemu-io  random-offset writes, zeros, discards
+#   e2e-mirror-writer.sh nbdcopy  whole-image rewrites from nbdkit sparse-random
 . "$(dirname "$0")/e2e-lib.sh"
-need qemu-io nbdkit truncate
+need qemu-io nbdkit nbdcopy truncate
 need_tool
+
+how=${1:-qemu-io}
+case $how in qemu-io|nbdcopy) ;; *) fail "usage: $0 qemu-io|nbdcopy" ;; esac
 
 size_mib=32
 make_mixed_image "$T/src.img" "$size_mib" 1
@@ -19,9 +24,13 @@ mpid=$!
 track "$mpid"
 wait_socket "$T/src.sock" "$mpid" || fail "mirror did not start serving $T/src.sock" "$T/mirror.err"
 
-# The writer stays in the first half so the second half keeps the layout of
-# data, zeros and holes made above, which the sparseness check relies on.
-WRITER_PAUSE=0.05 writer "nbd+unix:///?socket=$T/src.sock" $((size_mib * MiB / 2)) "$T/stop" "$T/writer.log" &
+if [ "$how" = qemu-io ]; then
+    # The writer stays in the first half so the second half keeps the layout
+    # of data, zeros and holes made above, which the sparseness check uses.
+    WRITER_PAUSE=0.05 writer "nbd+unix:///?socket=$T/src.sock" $((size_mib * MiB / 2)) "$T/stop" "$T/writer.log" &
+else
+    WRITER_PAUSE=0.2 writer_nbdcopy "nbd+unix:///?socket=$T/src.sock" $((size_mib * MiB)) "$T/stop" "$T/writer.log" &
+fi
 wpid=$!
 track "$wpid"
 
@@ -48,4 +57,4 @@ cmp -s <(dd if="$T/src.img" bs=64k skip=48 count=1 status=none) <(head -c 65536 
     fail "the marker write is not in the source image"
 assert_identical "$T/src.img" "$T/dst.img" "$T/mirror.err"
 assert_as_sparse "$T/src.img" "$T/dst.img" $((2 * MiB))
-log "PASS"
+log "PASS ($how)"
