@@ -10,6 +10,7 @@
 #define G_LOG_DOMAIN "xenmig-mirror"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "storage-mirror/mirror-priv.h"
@@ -124,7 +125,8 @@ send_one(XmWorker *w, XmChunk *c, const guint8 *data, guint64 offset, guint64 le
         return FALSE;
     g_atomic_int_inc(&c->refs);
     if (data) {
-        if (!throttle(w, len, error)) {
+        w->data_sent += len;
+        if (!w->prepaid && !throttle(w, len, error)) {
             xm_chunk_unref(c);
             return FALSE;
         }
@@ -141,33 +143,85 @@ send_one(XmWorker *w, XmChunk *c, const guint8 *data, guint64 offset, guint64 le
     return TRUE;
 }
 
+/* Classes of the 4 KiB pieces of a range being sent. */
+enum { PIECE_DATA, PIECE_ZERO, PIECE_HOLE };
+#define PIECE 4096u
+
+/* Marks the pieces lying entirely in a hole of the source. */
+static void
+mark_holes(XmMirrorJob *job, guint64 offset, guint64 len, guint8 *kind)
+{
+    guint64 pos = offset, end = offset + len;
+
+    if (!job->seek_hole)
+        return;
+    while (pos < end) {
+        off_t d = lseek(job->src_fd, (off_t)pos, SEEK_DATA);
+        guint64 hole_end = d < 0 ? end : MIN((guint64)d, end);
+        off_t h;
+
+        if (d < 0 && errno != ENXIO)
+            return;
+        /* pieces fully inside [pos, hole_end) */
+        for (guint64 p = (pos - offset + PIECE - 1) / PIECE;
+             (p + 1) * PIECE <= hole_end - offset; p++)
+            kind[p] = PIECE_HOLE;
+        if (d < 0 || (guint64)d >= end)
+            return;
+        h = lseek(job->src_fd, d, SEEK_HOLE);
+        if (h < 0 || (guint64)h <= (guint64)d)
+            return;
+        pos = (guint64)h;
+    }
+}
+
 gboolean
 xm_mirror_send(XmWorker *w, XmChunk *c, const guint8 *data, guint64 offset,
                guint64 len, GError **error)
 {
-    guint64 pos = 0;
+    guint64 n = (len + PIECE - 1) / PIECE;
+    g_autofree guint8 *kind = NULL;
+    guint64 i = 0;
 
     if (!data)
         return send_one(w, c, NULL, offset, len, error);
-    /* split at zero blocks aligned on the image, coalescing equal kinds */
-    while (pos < len) {
-        guint64 start = pos;
-        gboolean zero = FALSE;
 
-        while (pos < len) {
-            guint64 end = MIN(((offset + pos) / XM_MIRROR_ZERO_BLOCK + 1) *
-                              XM_MIRROR_ZERO_BLOCK - offset, len);
-            gboolean z = xm_mirror_is_zero(data + pos, end - pos);
+    /* A piece is a hole if the source has a hole there (and it still reads
+     * as zeros: a write may have filled it since), zero if it reads as
+     * zeros. Holes go as WRITE_ZEROES whatever their size so the
+     * destination keeps every hole the source has; allocated zeros only
+     * in runs of at least XM_MIRROR_ZERO_BLOCK, so short zero runs inside
+     * data do not split it into many small requests. */
+    kind = g_new0(guint8, n);
+    mark_holes(w->job, offset, len, kind);
+    for (i = 0; i < n; i++) {
+        guint64 plen = MIN(PIECE, len - i * PIECE);
 
-            if (pos == start)
-                zero = z;
-            else if (z != zero)
-                break;
-            pos = end;
-        }
+        if (!xm_mirror_is_zero(data + i * PIECE, plen))
+            kind[i] = PIECE_DATA;
+        else if (kind[i] != PIECE_HOLE)
+            kind[i] = PIECE_ZERO;
+    }
+    for (i = 0; i < n;) {
+        guint64 j = i;
+
+        while (j < n && kind[j] == PIECE_ZERO)
+            j++;
+        if (j > i && (j - i) * PIECE < XM_MIRROR_ZERO_BLOCK && j - i < n)
+            memset(kind + i, PIECE_DATA, j - i);
+        i = MAX(j, i + 1);
+    }
+    for (i = 0; i < n;) {
+        gboolean zero = kind[i] != PIECE_DATA;
+        guint64 j = i + 1, start = i * PIECE, end;
+
+        while (j < n && (kind[j] != PIECE_DATA) == zero)
+            j++;
+        end = MIN(j * PIECE, len);
         if (!send_one(w, c, zero ? NULL : data + start, offset + start,
-                      pos - start, error))
+                      end - start, error))
             return FALSE;
+        i = j;
     }
     return TRUE;
 }
@@ -205,21 +259,33 @@ xm_mirror_request_size(XmMirrorJob *job)
     return n;
 }
 
+/* The bandwidth is reserved before a range is claimed, so a range stays
+ * in flight only while its I/O runs: a synchronous guest write that
+ * overlaps it waits for the copy, never for the limiter. */
 static gboolean
 tracked_worker(XmWorker *w, GError **error)
 {
     XmMirrorJob *job = w->job;
 
     while (!xm_mirror_cancelled(job)) {
-        guint64 off, len;
+        guint64 off, len, req = xm_mirror_request_size(job);
         XmChunk *c;
         gboolean ok;
 
-        if (!xm_bitmap_claim_dirty(job->bitmap, &job->pass_cursor,
-                                   xm_mirror_request_size(job), &off, &len))
+        if (!throttle(w, req, error))
+            return FALSE;
+        if (!xm_bitmap_claim_dirty(job->bitmap, &job->pass_cursor, req, &off, &len)) {
+            xm_rate_limiter_refund(&job->rate, req, g_get_monotonic_time());
             break;
+        }
         c = xm_chunk_new(job, off, len, TRUE);
+        w->prepaid = TRUE;
+        w->data_sent = 0;
         ok = copy_range(w, c, error);
+        w->prepaid = FALSE;
+        if (w->data_sent < req)
+            xm_rate_limiter_refund(&job->rate, req - w->data_sent,
+                                   g_get_monotonic_time());
         if (!ok)
             g_atomic_int_set(&c->failed, 1);
         xm_chunk_unref(c);

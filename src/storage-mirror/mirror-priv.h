@@ -32,6 +32,9 @@ void xm_rate_limiter_set_rate(XmRateLimiter *rl, double bytes_per_s,
 /* Takes @n bytes; returns how many microseconds the caller must wait. */
 gint64 xm_rate_limiter_reserve(XmRateLimiter *rl, guint64 n, gint64 now_us);
 
+/* Gives back bytes reserved but not sent. */
+void xm_rate_limiter_refund(XmRateLimiter *rl, guint64 n, gint64 now_us);
+
 /* TRUE if all @len bytes are zero. */
 gboolean xm_mirror_is_zero(const void *buf, gsize len);
 
@@ -113,6 +116,8 @@ typedef struct {
     XmNbdConn *conn;
     guint max_reqs;
     guint64 max_bytes;
+    gboolean prepaid;           /* the bandwidth was reserved up front */
+    guint64 data_sent;          /* payload bytes sent for the current range */
 } XmWorker;
 
 /* A piece of the image being copied; the buffer lives until every request

@@ -66,6 +66,19 @@ xm_rate_limiter_reserve(XmRateLimiter *rl, guint64 n, gint64 now_us)
     return wait;
 }
 
+void
+xm_rate_limiter_refund(XmRateLimiter *rl, guint64 n, gint64 now_us)
+{
+    g_mutex_lock(&rl->lock);
+    if (rl->rate > 0) {
+        refill(rl, now_us);
+        rl->tokens += (double)n;
+        if (rl->tokens > rl->rate * BURST_SECONDS)
+            rl->tokens = rl->rate * BURST_SECONDS;
+    }
+    g_mutex_unlock(&rl->lock);
+}
+
 gboolean
 xm_mirror_is_zero(const void *buf, gsize len)
 {

@@ -56,6 +56,10 @@ test_rate_limiter(void)
     /* changing the rate applies at once and forgives the debt */
     xm_rate_limiter_set_rate(&rl, 4 * MiB, t);
     g_assert_cmpint(xm_rate_limiter_reserve(&rl, 1 << 20, t), ==, 250000);
+    /* bytes reserved but not sent are given back */
+    g_assert_cmpint(xm_rate_limiter_reserve(&rl, 1 << 20, t), ==, 500000);
+    xm_rate_limiter_refund(&rl, 1 << 20, t);
+    g_assert_cmpint(xm_rate_limiter_reserve(&rl, 1 << 20, t), ==, 500000);
     xm_rate_limiter_set_rate(&rl, 0, t);
     g_assert_cmpint(xm_rate_limiter_reserve(&rl, 1 << 30, t), ==, 0);
     xm_rate_limiter_clear(&rl);
