@@ -11,6 +11,7 @@
 #include <xenmig/backend.h>
 #include <xenmig/nbd-server.h>
 #include <xenmig/mirror.h>
+#include <xenmig/migration.h>
 
 #ifdef __cplusplus
 extern "C" {
