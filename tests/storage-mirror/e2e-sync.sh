@@ -5,25 +5,46 @@
 # with nothing changed sends (about) nothing.
 #   e2e-sync.sh dest   # no state file: hashes are compared with the destination
 #   e2e-sync.sh state  # --state FILE kept from the previous pass
+#   e2e-sync.sh state-recover
+#       the destination is changed behind the tool's back after a --state
+#       pass: `sync --state --verify` must fail (exit 1), and running the same
+#       command again must repair the destination (exit 0, identical) rather
+#       than trust the state that just failed verification forever.
 . "$(dirname "$0")/e2e-lib.sh"
 need nbdkit qemu-nbd shuf
 need_tool
 
 how=${1:-dest}
-case $how in dest|state) ;; *) fail "usage: $0 dest|state" ;; esac
+case $how in dest|state|state-recover) ;; *) fail "usage: $0 dest|state|state-recover" ;; esac
 
 size=$((64 * MiB)) bs=65536
 nblocks=$((size / bs))
 make_mixed_image "$T/src.img" 64 4
 cp --sparse=always "$T/src.img" "$T/dst.img"
-if [ "$how" = dest ]; then
-    start_nbdkit_file "$T/dst.img" "$T/dst.sock"
-else
+if [ "$how" = state ]; then
     start_qemu_nbd "$T/dst.img" "$T/dst.sock"
+else
+    start_nbdkit_file "$T/dst.img" "$T/dst.sock"
 fi
 dest="nbd+unix:///?socket=$T/dst.sock"
 opts=(--block-size "$bs")
 [ "$how" = dest ] || opts+=(--state "$T/state")
+
+if [ "$how" = state-recover ]; then
+    "$XM" sync "$T/src.img" "$dest" "${opts[@]}" >"$T/1.out" 2>"$T/1.err" || fail "first sync exited $?" "$T/1.err"
+    head -c "$MiB" /dev/urandom | dd of="$T/dst.img" bs=1M seek=3 conv=notrunc status=none
+    rc=0
+    "$XM" sync "$T/src.img" "$dest" "${opts[@]}" --verify >"$T/2.out" 2>"$T/2.err" || rc=$?
+    [ "$rc" -eq 1 ] || fail "sync --verify onto a destination changed behind its back exited $rc, expected 1" "$T/2.err"
+    grep -qi 'verif' "$T/2.err" || fail "the failure does not mention verification" "$T/2.err"
+    rc=0
+    "$XM" sync "$T/src.img" "$dest" "${opts[@]}" --verify >"$T/3.out" 2>"$T/3.err" || rc=$?
+    [ "$rc" -eq 0 ] ||
+        fail "re-running sync --state --verify after a failed verification exited $rc: the state that failed verification is trusted again, the destination is never repaired" "$T/3.err"
+    assert_identical "$T/src.img" "$T/dst.img" "$T/3.err"
+    log "PASS ($how)"
+    exit 0
+fi
 
 run_sync() { # label
     "$XM" sync "$T/src.img" "$dest" "${opts[@]}" >"$T/$1.out" 2>"$T/$1.err" ||
