@@ -344,6 +344,7 @@ xm_driver_config_new(void)
     cfg->sim_host_cpus = 4;
     cfg->migration_port_min = 49152;
     cfg->migration_port_max = 49215;
+    cfg->migrate_hook = g_strdup(SYSCONFDIR "/libvirt/hooks/libxl");
     return cfg;
 }
 
@@ -359,6 +360,8 @@ xm_driver_config_free(XmDriverConfig *cfg)
     g_free(cfg->save_dir);
     g_free(cfg->sim_host_name);
     g_free(cfg->migrate_tls_x509_cert_dir);
+    g_free(cfg->migration_address);
+    g_free(cfg->migrate_hook);
     g_free(cfg);
 }
 
@@ -400,6 +403,9 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
     guint sim_cpus = cfg->sim_host_cpus;
     guint port_min = cfg->migration_port_min;
     guint port_max = cfg->migration_port_max;
+    guint tls_force = cfg->migrate_tls_force;
+    g_autofree char *mig_address = g_strdup(cfg->migration_address);
+    g_autofree char *mig_hook = g_strdup(cfg->migrate_hook);
 
     conf = xm_conf_load_file(path, &err);
     if (!conf) {
@@ -421,7 +427,10 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
         !xm_conf_get_uint(conf, "sim_host_cpus", 4096, &sim_cpus, &err) ||
         !xm_conf_get_uint(conf, "migration_port_min", 65535, &port_min, &err) ||
         !xm_conf_get_uint(conf, "migration_port_max", 65535, &port_max, &err) ||
-        !xm_conf_get_string(conf, "migrate_tls_x509_cert_dir", &tls_dir, &err))
+        !xm_conf_get_string(conf, "migrate_tls_x509_cert_dir", &tls_dir, &err) ||
+        !xm_conf_get_uint(conf, "migrate_tls_force", 1, &tls_force, &err) ||
+        !xm_conf_get_string(conf, "migration_address", &mig_address, &err) ||
+        !xm_conf_get_string(conf, "migrate_hook", &mig_hook, &err))
         goto fail;
 
     if (!g_str_equal(backend, "libxl") && !g_str_equal(backend, "sim")) {
@@ -435,7 +444,8 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
         !check_absolute(conf, "config_dir", config_dir, &err) ||
         !check_absolute(conf, "autostart_dir", autostart_dir, &err) ||
         !check_absolute(conf, "save_dir", save_dir, &err) ||
-        !check_absolute(conf, "migrate_tls_x509_cert_dir", tls_dir, &err))
+        !check_absolute(conf, "migrate_tls_x509_cert_dir", tls_dir, &err) ||
+        !check_absolute(conf, "migrate_hook", mig_hook, &err))
         goto fail;
     if (sim_cpus == 0 || sim_mem == 0) {
         g_set_error(&err, XM_ERROR, XM_ERR_CONF_SYNTAX,
@@ -475,6 +485,11 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
     cfg->sim_host_cpus = sim_cpus;
     cfg->migration_port_min = port_min;
     cfg->migration_port_max = port_max;
+    cfg->migrate_tls_force = tls_force;
+    g_free(cfg->migration_address);
+    cfg->migration_address = g_steal_pointer(&mig_address);
+    g_free(cfg->migrate_hook);
+    cfg->migrate_hook = g_steal_pointer(&mig_hook);
     return TRUE;
 
  fail:

@@ -80,6 +80,9 @@ typedef struct {
     guint migration_port_min;      /* 49152 */
     guint migration_port_max;      /* 49215 */
     char *migrate_tls_x509_cert_dir; /* NULL: libvirt's default */
+    gboolean migrate_tls_force;    /* every migration uses TLS */
+    char *migration_address;       /* NULL: the host of the migration URI */
+    char *migrate_hook;            /* SYSCONFDIR/libvirt/hooks/libxl */
 } XmDriverConfig;
 
 XmDriverConfig *xm_driver_config_new(void);
