@@ -228,15 +228,20 @@ xm_save_unlink(const char *path)
 
 /* ---- jobs ---- */
 
-static void
+/* Returns the job's cancellable (owned by the job until job_end). */
+static GCancellable *
 job_begin(XmDomObj *dom, XmJobKind kind, guint64 total)
 {
+    GCancellable *cancel = g_cancellable_new();
+
     g_mutex_lock(&dom->job.lock);
+    dom->job.cancel = cancel;
     dom->job.kind = kind;
     dom->job.start_us = g_get_monotonic_time();
     dom->job.total = total;
     dom->job.processed = 0;
     g_mutex_unlock(&dom->job.lock);
+    return cancel;
 }
 
 static void
@@ -256,6 +261,7 @@ job_end(XmDomObj *dom, gboolean ok)
     dom->job.done_bytes = dom->job.processed;
     dom->job.done_ok = ok;
     dom->job.kind = XM_JOB_NONE;
+    g_clear_object(&dom->job.cancel);
     g_mutex_unlock(&dom->job.lock);
 }
 
@@ -338,6 +344,7 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
     Sampler s = { 0 };
     GThread *t;
     gboolean ok, created;
+    GCancellable *cancel;
     int fd;
 
     if (dxml) {
@@ -375,12 +382,12 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
         lseek(fd, SAVE_HEADER_SIZE + h.xml_len, SEEK_SET) < 0)
         goto fail_unlink;
 
-    job_begin(dom, XM_JOB_SAVE, dom->def->current_memory_kib * 1024);
+    cancel = job_begin(dom, XM_JOB_SAVE, dom->def->current_memory_kib * 1024);
     s.dom = dom;
     s.fd = fd;
     s.base = SAVE_HEADER_SIZE + h.xml_len;
     t = sampler_start(&s);
-    ok = xm_ops()->suspend_to_fd(xm_driver->backend, domid, fd, 0, NULL, error);
+    ok = xm_ops()->suspend_to_fd(xm_driver->backend, domid, fd, 0, cancel, error);
     sampler_stop(&s, t);
     if (!ok) {
         job_end(dom, FALSE);
@@ -556,20 +563,21 @@ restore_stream(XmDomObj *dom, int fd, const SaveHeader *h, gboolean paused,
                GError **error)
 {
     Sampler s = { 0 };
+    GCancellable *cancel;
     GThread *t;
     int domid;
 
     if (lseek(fd, SAVE_HEADER_SIZE + h->xml_len, SEEK_SET) < 0)
         return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
                                   _("cannot seek in the save image"));
-    job_begin(dom, XM_JOB_RESTORE, h->payload_len);
+    cancel = job_begin(dom, XM_JOB_RESTORE, h->payload_len);
     s.dom = dom;
     s.fd = fd;
     s.base = SAVE_HEADER_SIZE + h->xml_len;
     s.reading = TRUE;
     t = sampler_start(&s);
     domid = xm_ops()->restore_from_fd(xm_driver->backend, dom->def, fd, paused,
-                                      NULL, error);
+                                      cancel, error);
     sampler_stop(&s, t);
     if (domid < 0) {
         job_end(dom, FALSE);
@@ -730,6 +738,28 @@ xmDomainSaveImageGetXMLDesc(virConnectPtr conn, const char *file, unsigned int f
 }
 
 /* ---- job info ---- */
+
+int
+xmDomainAbortJob(virDomainPtr vdom)
+{
+    XmDomObj *dom = xm_dom_get_unlocked(vdom);
+    int ret = 0;
+
+    if (!dom)
+        return -1;
+    /* The save or restore sees the cancellation, stops its stream and
+     * leaves the guest as it was (a save resumes it). Idempotent. */
+    g_mutex_lock(&dom->job.lock);
+    if (dom->job.kind != XM_JOB_NONE && dom->job.cancel) {
+        g_cancellable_cancel(dom->job.cancel);
+    } else {
+        XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s", _("no job is active on the domain"));
+        ret = -1;
+    }
+    g_mutex_unlock(&dom->job.lock);
+    xm_dom_unref(dom);
+    return ret;
+}
 
 int
 xmDomainGetJobInfo(virDomainPtr vdom, virDomainJobInfoPtr info)

@@ -23,6 +23,7 @@ char *xmDomainSaveImageGetXMLDesc(virConnectPtr conn, const char *file,
 int xmDomainManagedSave(virDomainPtr dom, unsigned int flags);
 int xmDomainHasManagedSaveImage(virDomainPtr dom, unsigned int flags);
 int xmDomainManagedSaveRemove(virDomainPtr dom, unsigned int flags);
+int xmDomainAbortJob(virDomainPtr dom);
 int xmDomainGetJobInfo(virDomainPtr dom, virDomainJobInfoPtr info);
 int xmDomainGetJobStats(virDomainPtr dom, int *type, virTypedParameterPtr *params,
                         int *nparams, unsigned int flags);

@@ -77,6 +77,7 @@ static XmVirHypervisorDriver xm_hypervisor_driver = {
     .domainIsUpdated = xmDomainIsUpdated,
     .domainGetJobInfo = xmDomainGetJobInfo,
     .domainGetJobStats = xmDomainGetJobStats,
+    .domainAbortJob = xmDomainAbortJob,
     .connectDomainEventRegisterAny = xmConnectDomainEventRegisterAny,
     .connectDomainEventDeregisterAny = xmConnectDomainEventDeregisterAny,
     .domainManagedSave = xmDomainManagedSave,

@@ -31,6 +31,7 @@ typedef struct {
     gint64 start_us;          /* g_get_monotonic_time() at start */
     guint64 total;            /* expected bytes (guest memory), 0 unknown */
     guint64 processed;
+    GCancellable *cancel;     /* set while a job runs: virDomainAbortJob */
     /* last finished job, for VIR_DOMAIN_JOB_STATS_COMPLETED */
     XmJobKind done_kind;
     gint64 done_elapsed_ms;

@@ -846,6 +846,41 @@ def restore_refused_cases():
 
 
 @case
+def save_abort():
+    """virsh domjobabort during a save: the guest goes on running."""
+    with Libvirtd() as d:
+        c = d.connect()
+        dom = c.defineXML(d.guest_xml('g1', memory_mib=256, heartbeat_ms=50))
+        dom.create()
+        expect_error(E.VIR_ERR_OPERATION_INVALID, dom.abortJob)
+        path = os.path.join(d.dir, 'g1.save')
+        result = []
+
+        def save():
+            c2 = libvirt.open(d.uri)
+            try:
+                c2.lookupByName('g1').save(path)
+                result.append('saved')
+            except libvirt.libvirtError as e:
+                result.append(e.get_error_code())
+            c2.close()
+        t = threading.Thread(target=save)
+        t.start()
+        wait_for(lambda: dom.jobInfo()[0] == E.VIR_DOMAIN_JOB_UNBOUNDED and
+                 dom.jobInfo()[4] > 0, what='the save to be under way')
+        dom.abortJob()
+        t.join(60)
+        assert result == [E.VIR_ERR_OPERATION_ABORTED], result
+        assert dom.state()[0] == E.VIR_DOMAIN_RUNNING, dom.state()
+        assert not os.path.exists(path)
+        assert dom.jobStats(E.VIR_DOMAIN_JOB_STATS_COMPLETED)['type'] == E.VIR_DOMAIN_JOB_FAILED
+        time.sleep(0.5)
+        dom.destroy()
+        rc, hb, out = d.heartbeat_check('g1')
+        assert rc == 0 and hb['missing'] == '0', out
+
+
+@case
 def restore_corrupt_image():
     with Libvirtd() as d:
         c = d.connect()
