@@ -7,8 +7,10 @@
 #   wrong-ca       client certificate and CA from an unrelated CA: refused, image untouched
 #   no-client-cert the right CA but no client certificate: refused (server verifies clients)
 #   plaintext      nbd:// (no TLS) against the TLS server: refused, image untouched
+#   sync           `sync` over TLS after 5% of the blocks changed: identical
+#   mirror         `mirror` over TLS while qemu-io writes, SIGUSR1: exit 0, identical
 . "$(dirname "$0")/e2e-lib.sh"
-need certtool
+need certtool qemu-io
 need_tool
 
 case=${1:-right}
@@ -66,6 +68,39 @@ case $case in
         fi
         stop_pid "$SERVE_PID"
         assert_identical "$T/src.img" "$T/dst.img" "$T/copy.err"
+        ;;
+    sync)
+        copy good "$uri"
+        [ "$rc" -eq 0 ] || fail "TLS copy exited $rc" "$T/copy.err" "$T/serve.out.err"
+        for b in $(shuf -i 0-255 -n 13); do
+            head -c 65536 /dev/urandom | dd of="$T/src.img" bs=64k seek="$b" conv=notrunc status=none
+        done
+        rc=0
+        timeout 60 "$XM" sync "$T/src.img" "$uri" --tls-dir "$T/pki/good" --block-size 65536 \
+            >"$T/sync.out" 2>"$T/sync.err" || rc=$?
+        [ "$rc" -eq 0 ] || fail "TLS sync exited $rc" "$T/sync.err" "$T/serve.out.err"
+        log "$(grep '^sync:' "$T/sync.err" || true)"
+        stop_pid "$SERVE_PID"
+        assert_identical "$T/src.img" "$T/dst.img" "$T/sync.err"
+        ;;
+    mirror)
+        "$XM" mirror "$T/src.img" "$uri" --tls-dir "$T/pki/good" --unix "$T/src.sock" \
+            --progress=fd:3 3>"$T/progress" >"$T/mirror.out" 2>"$T/mirror.err" &
+        mpid=$!
+        track "$mpid"
+        wait_socket "$T/src.sock" "$mpid" || fail "mirror did not start serving" "$T/mirror.err"
+        WRITER_PAUSE=0.1 writer "nbd+unix:///?socket=$T/src.sock" $((8 * MiB)) "$T/stop" "$T/writer.log" &
+        wpid=$!
+        track "$wpid"
+        sleep 4
+        touch "$T/stop"
+        wait_exit "$wpid" 30
+        [ "$EXIT_RC" -eq 0 ] || fail "the writer failed" "$T/writer.log.out" "$T/mirror.err"
+        kill -USR1 "$mpid"
+        wait_exit "$mpid" 30
+        [ "$EXIT_RC" -eq 0 ] || fail "TLS mirror exited $EXIT_RC after SIGUSR1" "$T/mirror.err" "$T/serve.out.err"
+        stop_pid "$SERVE_PID"
+        assert_identical "$T/src.img" "$T/dst.img" "$T/mirror.err"
         ;;
     wrong-ca)       copy wrongca "$uri"; expect_refused "wrong CA" ;;
     no-client-cert) copy noclientcert "$uri"; expect_refused "no client certificate" ;;
