@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <glib/gstdio.h>
 
 #include "storage-mirror/mirror-priv.h"
 #include "util/util.h"
@@ -484,14 +485,17 @@ finish(XmMirrorJob *job, GError **error)
 {
     if (!xm_mirror_flush_all(job, error))
         return FALSE;
-    if (job->opts.mode == XM_MIRROR_SCAN && job->state_file &&
-        !xm_mirror_scan_save_state(job, error))
-        return FALSE;
     if (job->opts.verify) {
         xm_mirror_set_phase(job, XM_MIRROR_PHASE_VERIFY, job->pass);
         if (!xm_mirror_verify(job, error))
             return FALSE;
     }
+    /* only a state that describes the flushed (and verified) destination
+     * is written; after any failure there is none, and the next run
+     * compares with the destination itself */
+    if (job->opts.mode == XM_MIRROR_SCAN && job->state_file &&
+        !xm_mirror_scan_save_state(job, error))
+        return FALSE;
     return TRUE;
 }
 
@@ -591,6 +595,11 @@ xm_mirror_job_start(XmMirrorJob *job, GError **error)
         return FALSE;
     if (!connect_all(job, error))
         return FALSE;
+    /* From now on the destination may change: a state file left behind by
+     * a run that fails would no longer describe it. */
+    if (job->state_file && g_unlink(job->state_file) < 0 && errno != ENOENT)
+        return xm_set_error_errno(error, errno, XM_ERR_WRITE_FAILED,
+                                  _("cannot remove state file '%s'"), job->state_file);
     if (job->bitmap)
         xm_bitmap_mark_all(job->bitmap);
     job->started = TRUE;
