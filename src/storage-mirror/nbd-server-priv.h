@@ -77,11 +77,6 @@ typedef struct {
     gboolean meta_base_alloc;
     gint64 deadline;            /* monotonic µs; 0 once transmitting */
 
-    XmNbdDataCache data_cache;
-
-    /* request data buffer, kept between requests */
-    char *buf;
-    gsize buf_size;
 } XmNbdConn;
 
 /* nbd-server-io.c: blocking I/O on a connection, plaintext or TLS.
@@ -127,6 +122,9 @@ guint32 xm_nbd_errno_to_wire(int err);
 gboolean xm_nbd_server_run_hook(XmNbdServer *s, XmNbdWriteKind kind,
                                 guint64 offset, guint64 length,
                                 const void *data);
+
+/* Marks the calling thread as serving @c (NULL: no longer). */
+void xm_nbd_server_enter_conn(XmNbdConn *c);
 
 /* Serves one already-connected client on the calling thread and closes
  * @fd; for the fuzzer and for callers that accept connections

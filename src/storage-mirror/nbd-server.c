@@ -303,8 +303,12 @@ conn_run(XmNbdConn *c)
         xm_nbd_conn_transmit(c);
     }
     g_clear_pointer(&c->tls, xm_tls_session_free);
-    g_clear_pointer(&c->buf, g_free);
-    c->buf_size = 0;
+}
+
+void
+xm_nbd_server_enter_conn(XmNbdConn *c)
+{
+    g_private_set(&serving_conn, c);
 }
 
 static gpointer

@@ -249,6 +249,52 @@ test_hook_concurrent(Fixture *f, gconstpointer data)
         g_assert_cmpuint(hits[i], ==, 1);
 }
 
+/* Blocks the write at offset 0 until the write at 4096 has been seen:
+ * only a server serving one connection's requests concurrently gets
+ * both done. */
+static gboolean
+ordering_hook(gpointer data, XmNbdWriteKind kind, guint64 offset,
+              guint64 length, const void *buf, GError **error)
+{
+    Fixture *f = data;
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    gboolean ok = TRUE;
+
+    g_mutex_lock(&f->lock);
+    if (offset == 4096) {
+        f->in_hook = TRUE;
+        g_cond_broadcast(&f->cond);
+    } else {
+        while (!f->in_hook && ok)
+            ok = g_cond_wait_until(&f->cond, &f->lock, deadline);
+    }
+    g_mutex_unlock(&f->lock);
+    if (!ok)
+        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_TIMEOUT,
+                    "second request never ran");
+    return ok;
+}
+
+static void
+test_concurrent_requests(Fixture *f, gconstpointer data)
+{
+    struct nbd_handle *h = client(f);
+    char buf[512] = { 7 };
+    int64_t c1, c2;
+
+    xm_nbd_server_set_write_hook(f->server, ordering_hook, f);
+    c1 = nbd_aio_pwrite(h, buf, sizeof(buf), 0, NBD_NULL_COMPLETION, 0);
+    c2 = nbd_aio_pwrite(h, buf, sizeof(buf), 4096, NBD_NULL_COMPLETION, 0);
+    g_assert_cmpint(c1, >, 0);
+    g_assert_cmpint(c2, >, 0);
+    while (nbd_aio_in_flight(h) > 0)
+        g_assert_cmpint(nbd_poll(h, -1), >=, 0);
+    g_assert_cmpint(nbd_aio_command_completed(h, c1), ==, 1);
+    g_assert_cmpint(nbd_aio_command_completed(h, c2), ==, 1);
+    nbd_shutdown(h, 0);
+    nbd_close(h);
+}
+
 static gpointer
 write_one(gpointer data)
 {
@@ -514,6 +560,8 @@ main(int argc, char **argv)
                test_hook_failure, fixture_teardown);
     g_test_add("/nbd-server/hook/concurrent", Fixture, NULL, fixture_setup,
                test_hook_concurrent, fixture_teardown);
+    g_test_add("/nbd-server/concurrent-requests", Fixture, NULL,
+               fixture_setup, test_concurrent_requests, fixture_teardown);
     g_test_add("/nbd-server/hook/switch-waits", Fixture, NULL, fixture_setup,
                test_hook_switch_waits, fixture_teardown);
     g_test_add("/nbd-server/block-status/after-trim", Fixture, NULL,
