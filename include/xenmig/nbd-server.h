@@ -76,8 +76,10 @@ typedef enum {
  *
  * Runs in the connection's thread AFTER the local write, zero or trim
  * succeeded and BEFORE the reply is sent. It may block (the synchronous
- * mirror writes to its destination inside it) and is called concurrently
- * from several connections, so it must be thread-safe.
+ * mirror writes to its destination inside it) and is called concurrently,
+ * from several connections and for several requests of one connection
+ * (requests in flight together are served in parallel, as NBD allows),
+ * so it must be thread-safe.
  *
  * Returns: TRUE on success; FALSE makes the client get EIO for the request.
  */
