@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "driver-migrate.h"
+#include "driver-save.h"
 
 typedef struct {
     guint64 bandwidth_mib;
@@ -63,6 +64,7 @@ entry_free(XmMigrateEntry *e)
     if (e->dom)
         xm_dom_unref(e->dom);
     g_free(e->persist_xml);
+    xm_domain_def_free(e->offline_def);
     g_free(e);
 }
 
@@ -394,8 +396,10 @@ xm_migrate_job_stats(virDomainPtr vdom, int *type, virTypedParameterPtr *params,
 
 /* ---- entry points ---- */
 
+/* The job entry points: a migration's, else the save/restore job's. */
+
 int
-xmDomainAbortJob(virDomainPtr vdom)
+xmDomainAbortJobAny(virDomainPtr vdom)
 {
     XmDomObj *dom = xm_dom_get_unlocked(vdom);
     gboolean found;
@@ -404,13 +408,28 @@ xmDomainAbortJob(virDomainPtr vdom)
         return -1;
     found = xm_migrate_cancel(dom->uuid);
     xm_dom_unref(dom);
-    if (!found) {
-        /* save and restore run to their end: their images are all or nothing */
-        XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
-                  _("no migration job is active on the domain"));
-        return -1;
-    }
-    return 0;
+    return found ? 0 : xmDomainAbortJob(vdom);
+}
+
+int
+xmDomainGetJobInfoAny(virDomainPtr vdom, virDomainJobInfoPtr info)
+{
+    if (xm_migrate_job_info(vdom, info))
+        return 0;
+    return xmDomainGetJobInfo(vdom, info);
+}
+
+int
+xmDomainGetJobStatsAny(virDomainPtr vdom, int *type, virTypedParameterPtr *params,
+                       int *nparams, unsigned int flags)
+{
+    int ret = -1;
+
+    XM_CHECK_FLAGS(VIR_DOMAIN_JOB_STATS_COMPLETED |
+                   VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED, -1);
+    if (xm_migrate_job_stats(vdom, type, params, nparams, flags, &ret))
+        return ret;
+    return xmDomainGetJobStats(vdom, type, params, nparams, flags);
 }
 
 int

@@ -76,6 +76,8 @@ typedef struct {
     XmDomObj *dom;
     gboolean added;
     char *persist_xml;
+    /* destination, offline: the definition Finish defines */
+    XmDomainDef *offline_def;
 } XmMigrateEntry;
 
 /* Adds @entry (taking it); FALSE if a migration of that domain on that side
@@ -151,7 +153,10 @@ virDomainPtr xmDomainMigrateFinish3Params(virConnectPtr dconn,
                                           unsigned int flags, int cancelled);
 
 /* driver-migrate-jobs.c */
-int xmDomainAbortJob(virDomainPtr vdom);
+int xmDomainAbortJobAny(virDomainPtr vdom);
+int xmDomainGetJobInfoAny(virDomainPtr vdom, virDomainJobInfoPtr info);
+int xmDomainGetJobStatsAny(virDomainPtr vdom, int *type, virTypedParameterPtr *params,
+                           int *nparams, unsigned int flags);
 int xmDomainMigrateSetMaxDowntime(virDomainPtr vdom, unsigned long long downtime,
                                   unsigned int flags);
 int xmDomainMigrateGetMaxDowntime(virDomainPtr vdom, unsigned long long *downtime,
