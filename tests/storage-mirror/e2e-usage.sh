@@ -1,7 +1,7 @@
 #!/bin/bash
 # Command-line errors of xenmig-mirror: a message on stderr prefixed
 # "xenmig-mirror: " and exit 2 for usage errors, exit 1 for run-time errors.
-#   e2e-usage.sh unknown-option | missing-args | no-such-src | bad-uri
+#   e2e-usage.sh unknown-option | missing-args | bad-values | no-such-src | bad-uri
 . "$(dirname "$0")/e2e-lib.sh"
 need nbdkit
 need_tool
@@ -48,6 +48,16 @@ case $case in
         done
         expect 1 "serve of a missing image" serve "$T/no/such/image.raw" --unix "$T/s.sock"
         grep -qF "$T/no/such/image.raw" "$T/err" || fail "serve: the message does not name the missing path" "$T/err"
+        [ "$(alloc_bytes "$T/dst.img")" -eq 0 ] || fail "the destination was written"
+        ;;
+    bad-values)
+        expect 2 "--connections 0" copy "$T/src.img" "$dest" --connections 0
+        expect 2 "--connections 65" copy "$T/src.img" "$dest" --connections 65
+        expect 2 "--bandwidth 0" copy "$T/src.img" "$dest" --bandwidth 0
+        expect 2 "--bandwidth -1" copy "$T/src.img" "$dest" --bandwidth -1
+        expect 2 "--block-size 1000" sync "$T/src.img" "$dest" --block-size 1000
+        expect 2 "--progress=bogus" copy "$T/src.img" "$dest" --progress=bogus
+        expect 2 "--progress=fd:99 (not open)" copy "$T/src.img" "$dest" --progress=fd:99
         [ "$(alloc_bytes "$T/dst.img")" -eq 0 ] || fail "the destination was written"
         ;;
     bad-uri)
