@@ -81,6 +81,9 @@ typedef enum {
  * (requests in flight together are served in parallel, as NBD allows),
  * so it must be thread-safe.
  *
+ * A trim the image cannot perform (discard is advisory) leaves the data
+ * in place and is not reported.
+ *
  * Returns: TRUE on success; FALSE makes the client get EIO for the request.
  */
 typedef gboolean (*XmNbdWriteHook)(gpointer user_data, XmNbdWriteKind kind,

@@ -160,15 +160,10 @@ xm_nbd_image_pwrite(XmNbdServer *s, const void *buf, gsize len,
     return 0;
 }
 
-static gboolean
-unsupported(int err)
-{
-    return err == EOPNOTSUPP || err == ENOSYS || err == ENODEV ||
-           err == EINVAL;
-}
-
-/* fallocate(2) with @mode; 0, an errno, or -1 when the mode is known (or
- * found) not to be supported, remembered in @flag. */
+/* fallocate(2) with @mode: 0, an errno, or -1 when this call cannot be
+ * done that way. A mode the file (system) does not support at all is
+ * remembered in @flag; EINVAL (e.g. a block device and a range that is
+ * not sector-aligned) only rules out this one call. */
 static int
 try_fallocate(XmNbdServer *s, gint *flag, int mode, guint64 offset,
               guint64 length)
@@ -182,12 +177,14 @@ try_fallocate(XmNbdServer *s, gint *flag, int mode, guint64 offset,
         }
         if (errno == EINTR)
             continue;
-        if (unsupported(errno)) {
+        if (errno == EOPNOTSUPP || errno == ENOSYS || errno == ENODEV) {
             g_debug("%s: fallocate mode 0x%x unsupported (%s)",
                     s->image_path, mode, g_strerror(errno));
             g_atomic_int_set(flag, 1);
             return -1;
         }
+        if (errno == EINVAL)
+            return -1;
         return errno;
     }
 }

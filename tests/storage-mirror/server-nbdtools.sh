@@ -118,7 +118,10 @@ blockdev)
     out=$(qemu-io -f raw "$uri" -c "write -P 0x61 $((3 * M)) 65536" \
           -c "write -z $((5 * M)) $M" -c "write -z -u $((6 * M)) $M" \
           -c "discard $((8 * M)) 65536" -c flush \
-          -c "read -P 0x61 $((3 * M)) 65536" -c "read -P 0 $((5 * M)) $((2 * M))" 2>&1)
+          -c "read -P 0x61 $((3 * M)) 65536" -c "read -P 0 $((5 * M)) $((2 * M))" \
+          -c "write -z -u $((3 * M + 1000)) 3000" -c "read -P 0 $((3 * M + 1000)) 3000" \
+          -c "read -P 0x61 $((3 * M)) 1000" -c "read -P 0x61 $((3 * M + 4000)) 1000" \
+          -c "write -z -u $((9 * M)) $M" -c "read -P 0 $((9 * M)) $M" 2>&1)
     ! grep -Eqi 'fail|error' <<<"$out" || fail "$out"
     nbdcopy --connections 4 --threads 4 "$uri" "$tmp/copy.img"
     stop_server
