@@ -8,6 +8,8 @@
 #   e2e-progress.sh copy    also: done never decreases
 #   e2e-progress.sh mirror  with guest writes during the job, ended by
 #                           SIGUSR1; also: at least one phase=dirty pass
+#   e2e-progress.sh tty     plain --progress: a bar on a terminal, nothing
+#                           on a pipe
 . "$(dirname "$0")/e2e-lib.sh"
 need nbdkit qemu-io
 need_tool
@@ -42,7 +44,22 @@ case $cmd in
         wait_exit "$mpid" 30
         [ "$EXIT_RC" -eq 0 ] || fail "mirror exited $EXIT_RC after SIGUSR1" "$T/err" "$T/progress"
         ;;
-    *) fail "usage: $0 copy|mirror" ;;
+    tty)
+        # --progress without fd:N draws a bar on a terminal (script(1) gives
+        # it one) and stays quiet when stderr is not a terminal.
+        need script
+        script -qec "$(printf '%q ' "$XM" copy "$T/src.img" "$dest" --progress --bandwidth 16)" /dev/null \
+            >"$T/tty.out" 2>&1 </dev/null || fail "copy --progress on a terminal failed" "$T/tty.out"
+        grep -q '100\.0%' "$T/tty.out" || fail "no bar reaching 100.0% on the terminal" "$T/tty.out"
+        [ "$(tr -cd '\r' <"$T/tty.out" | wc -c)" -ge 3 ] || fail "the bar is not redrawn in place" "$T/tty.out"
+        "$XM" copy "$T/src.img" "$dest" --progress >"$T/out" 2>"$T/err" || fail "copy --progress exited $?" "$T/err"
+        if grep -q '%' "$T/out" "$T/err"; then fail "a progress bar was drawn on a non-terminal" "$T/err"; fi
+        stop_pid "$NBDKIT_PID"
+        assert_identical "$T/src.img" "$T/dst.img" "$T/err"
+        log "PASS ($cmd)"
+        exit 0
+        ;;
+    *) fail "usage: $0 copy|mirror|tty" ;;
 esac
 
 awk -v size="$size" -v cmd="$cmd" '
