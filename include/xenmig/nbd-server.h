@@ -124,7 +124,8 @@ gboolean xm_nbd_server_listen_tcp(XmNbdServer *s, const char *host,
  * xm_nbd_server_listen_unix:
  * @s: a server that is not started yet
  * @path: path of the unix socket to create; a stale socket there is
- *   replaced, any other file is an error
+ *   replaced, one another process listens on or any other file is an
+ *   error
  * @error: return location for an error
  *
  * Listens on a unix socket, removed again by xm_nbd_server_stop().

@@ -244,6 +244,20 @@ xm_nbd_server_listen_tcp(XmNbdServer *s, const char *host, guint16 port,
     return TRUE;
 }
 
+/* Whether a process still accepts connections on the unix socket @sa. */
+static gboolean
+socket_in_use(const struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    gboolean used;
+
+    if (fd < 0)
+        return FALSE;
+    used = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+    close(fd);
+    return used;
+}
+
 gboolean
 xm_nbd_server_listen_unix(XmNbdServer *s, const char *path, GError **error)
 {
@@ -268,6 +282,11 @@ xm_nbd_server_listen_unix(XmNbdServer *s, const char *path, GError **error)
         if (!S_ISSOCK(st.st_mode)) {
             g_set_error(error, XM_ERROR, XM_ERR_OPERATION_INVALID,
                         _("'%s' exists and is not a socket"), path);
+            return FALSE;
+        }
+        if (socket_in_use(&sa)) {
+            g_set_error(error, XM_ERROR, XM_ERR_RESOURCE_BUSY,
+                        _("Another server listens on '%s'"), path);
             return FALSE;
         }
         unlink(path);   /* a stale socket of an earlier run */

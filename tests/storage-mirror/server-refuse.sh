@@ -141,6 +141,20 @@ serve-usage)
     expect_exit 1 serve "$img" --unix "$sock" --tls-dir "$tmp/nowhere"
     grep -q 'ca-cert.pem' "$tmp/err" || fail "$(cat "$tmp/err")"
     expect_exit 1 serve "$img" --unix "$tmp/no/such/dir/sock"
+    # a socket another server still listens on is not taken over
+    serve_unix "$img" "$sock"
+    expect_exit 1 serve "$img" --unix "$sock"
+    grep -q 'Another server' "$tmp/err" || fail "$(cat "$tmp/err")"
+    nbdinfo --size "$uri" >/dev/null || fail "first server lost its socket"
+    stop_server
+    # but a stale one (its server gone) is replaced
+    /usr/bin/python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"
+    [ -S "$sock" ] || fail "no stale socket made"
+    serve_unix "$img" "$sock"
+    # (the stale file satisfied serve_unix's wait already)
+    wait_for nbdinfo --size "$uri" >/dev/null 2>&1 ||
+        fail "stale socket not replaced"
+    stop_server
     "$XENMIG_MIRROR" --help | grep -q '^  serve' || fail "help lists no serve"
     "$XENMIG_MIRROR" serve --help | grep -q -- '--tls-dir' || fail "serve --help"
     ;;
