@@ -106,6 +106,22 @@ io-flush)
     qio_check -c 'read -P 0x77 0 4096' -c 'read -P 0x78 4096 4096'
     stop_server
     ;;
+io-aio)
+    # many requests in flight on one connection, served concurrently
+    serve_unix "$img" "$sock"
+    args=()
+    for i in $(seq 0 15); do
+        args+=(-c "aio_write -P $((0x40 + i)) $((i * 262144)) 262144")
+    done
+    args+=(-c "aio_write -z $((8 * 1048576)) 1048576" -c 'aio_flush')
+    qio_check "${args[@]}" >/dev/null
+    args=()
+    for i in $(seq 0 15); do
+        args+=(-c "read -P $((0x40 + i)) $((i * 262144)) 262144")
+    done
+    qio_check "${args[@]}" -c "read -P 0 $((8 * 1048576)) 1048576" >/dev/null
+    stop_server
+    ;;
 *)
     fail "unknown case $case_"
     ;;
