@@ -12,7 +12,6 @@
 
 #include "driver.h"
 
-
 XmDriver *xm_driver;
 
 typedef struct {
@@ -271,7 +270,7 @@ xmStateInitialize(bool privileged, const char *root, bool monolithic,
         return XM_VIR_DRV_STATE_INIT_ERROR;
     }
 
-    drv->backend_events = g_async_queue_new();
+    drv->backend_events = g_async_queue_new_full(g_free);
     bcfg.backend = drv->cfg->backend;
     bcfg.state_dir = drv->cfg->state_dir;
     bcfg.sim_host_name = drv->cfg->sim_host_name;
@@ -310,9 +309,9 @@ xmStateInitialize(bool privileged, const char *root, bool monolithic,
 int
 xmStateCleanup(void)
 {
-    XmDriver *drv = g_steal_pointer(&xm_driver);
-
-    driver_free(drv);
+    /* xm_driver stays set until the event thread has stopped: it uses it */
+    driver_free(xm_driver);
+    xm_driver = NULL;
     return 0;
 }
 
