@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Perform (source): copy the disks until what changes between passes fits
+ * the downtime budget, stream memory through the backend into the memory
+ * channel, drain and verify the disks with the guest suspended, and send
+ * the completion record. Before that record, every failure resumes the
+ * guest here.
+ *
+ * Disks are copied in scan mode (sim and Xen disks have no tracked
+ * datapath yet): the mirror re-reads the source each pass and sends the
+ * blocks whose hash changed. Passes are pipelined: one more pass is always
+ * queued, so a pass's size is known exactly when the next one starts.
+ */
+#define G_LOG_DOMAIN "xenmig-migration"
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "migration/migration-private.h"
+
+#define POLL_MS 50
+#define PUMP_CHUNK (256 * 1024)
+/* Assumed disk rate before any was measured (bytes/s). */
+#define DEFAULT_RATE (100ull * 1024 * 1024)
+
+static void
+on_progress(const XmMirrorProgress *p, gpointer data)
+{
+    XmMigDisk *d = data;
+    XmMigration *job = d->owner;
+
+    g_mutex_lock(&job->lock);
+    if ((p->phase == XM_MIRROR_PHASE_BULK || p->phase == XM_MIRROR_PHASE_DIRTY) &&
+        p->pass > d->started) {
+        guint64 sent = p->sent;
+        if (d->pass_start_sent->len <= p->pass)
+            g_array_set_size(d->pass_start_sent, p->pass + 1);
+        g_array_index(d->pass_start_sent, guint64, p->pass) = sent;
+        d->started = p->pass;
+    }
+    d->last = *p;
+    g_mutex_unlock(&job->lock);
+}
+
+static char *
+nbd_uri(const char *host, guint port, const char *export_name, gboolean tls)
+{
+    if (strchr(host, ':'))
+        return g_strdup_printf("%s://[%s]:%u/%s", tls ? "nbds" : "nbd", host, port,
+                               export_name);
+    return g_strdup_printf("%s://%s:%u/%s", tls ? "nbds" : "nbd", host, port,
+                           export_name);
+}
+
+static gboolean
+start_mirrors(XmMigration *job, const XmCookie *in, GError **error)
+{
+    for (size_t i = 0; i < job->ndisks; i++) {
+        XmMigDisk *d = &job->disks[i];
+        const XmCookieDisk *cd = xm_cookie_find_disk(in, d->target);
+        XmMirrorOptions opts = { 0 };
+        g_autofree char *uri = NULL;
+
+        if (!cd || !cd->export_name || !in->nbd_host) {
+            g_set_error(error, XM_ERROR, XM_ERR_INTERNAL_ERROR,
+                        _("the destination did not prepare disk '%s'"), d->target);
+            return FALSE;
+        }
+        if (cd->capacity != d->capacity) {
+            g_set_error(error, XM_ERROR, XM_ERR_INTERNAL_ERROR,
+                        _("the destination prepared disk '%s' with a different size"),
+                        d->target);
+            return FALSE;
+        }
+        uri = nbd_uri(in->nbd_host, cd->nbd_port ? cd->nbd_port : in->nbd_port,
+                      cd->export_name, in->nbd_tls);
+        opts.mode = XM_MIRROR_SCAN;
+        opts.connections = 2;
+        opts.tls_dir = in->nbd_tls ? job->params.tls_dir : NULL;
+        opts.verify = TRUE;
+        opts.timeout_s = 30;
+        d->owner = job;
+        d->pass_start_sent = g_array_new(FALSE, TRUE, sizeof(guint64));
+        d->mirror = xm_mirror_job_new(d->source_path, uri, &opts, error);
+        if (!d->mirror)
+            return FALSE;
+        xm_mirror_job_set_progress_callback(d->mirror, on_progress, d);
+        g_debug("disk %s: mirroring %s to %s", d->target, d->source_path, uri);
+    }
+    xm_migration_apply_bandwidth(job);
+    for (size_t i = 0; i < job->ndisks; i++) {
+        if (!xm_mirror_job_start(job->disks[i].mirror, error))
+            return FALSE;
+        job->disks[i].requested = 1;
+    }
+    return TRUE;
+}
+
+/* A mirror that ended by itself failed: collect its error. */
+static gboolean
+check_mirrors(XmMigration *job, GError **error)
+{
+    for (size_t i = 0; i < job->ndisks; i++) {
+        XmMirrorProgress p;
+
+        xm_mirror_job_get_progress(job->disks[i].mirror, &p);
+        if (p.phase == XM_MIRROR_PHASE_FAILED || p.phase == XM_MIRROR_PHASE_CANCELLED) {
+            g_autoptr(GError) err = NULL;
+            if (!xm_mirror_job_complete(job->disks[i].mirror, NULL, &err)) {
+                g_set_error(error, XM_ERROR, err->code, _("copying disk '%s' failed: %s"),
+                            job->disks[i].target, err->message);
+                return FALSE;
+            }
+        }
+    }
+    return TRUE;
+}
+
+/* Copy-dirty passes until the last complete pass of every disk fits the
+ * downtime budget, or the pass limit. */
+static gboolean
+copy_disks(XmMigration *job, GError **error)
+{
+    gint64 last_ping = g_get_monotonic_time();
+
+    for (;;) {
+        guint64 last_delta = 0, rate = 0, budget;
+        guint min_done = G_MAXUINT;
+        gboolean converged;
+
+        if (!xm_migration_check_cancel(job, error) || !check_mirrors(job, error))
+            return FALSE;
+        if (g_get_monotonic_time() - last_ping >= XM_MIGRATION_PING_MS * 1000) {
+            if (!xm_channel_send(job->channel, XM_CHANNEL_PING, NULL, 0, error))
+                return FALSE;
+            last_ping = g_get_monotonic_time();
+        }
+
+        g_mutex_lock(&job->lock);
+        for (size_t i = 0; i < job->ndisks; i++) {
+            XmMigDisk *d = &job->disks[i];
+            guint done = d->started ? d->started - 1 : 0;
+
+            if (done >= 1) {
+                guint64 *s = (guint64 *) d->pass_start_sent->data;
+                last_delta += s[done + 1] - s[done];
+            }
+            min_done = MIN(min_done, done);
+            rate += d->last.rate;
+        }
+        job->passes = min_done;
+        if (job->bandwidth_mib)
+            rate = rate ? MIN(rate, job->bandwidth_mib * 1024 * 1024)
+                        : job->bandwidth_mib * 1024 * 1024;
+        else if (!rate)
+            rate = DEFAULT_RATE;
+        budget = job->max_downtime_ms * rate / 1000;
+        converged = min_done >= 2 && last_delta <= budget;
+        g_mutex_unlock(&job->lock);
+
+        if (converged || min_done >= job->params.max_passes) {
+            g_debug("disks %s after %u passes: last pass %" G_GUINT64_FORMAT
+                    " bytes, budget %" G_GUINT64_FORMAT,
+                    converged ? "converged" : "reached the pass limit", min_done,
+                    last_delta, budget);
+            return TRUE;
+        }
+        /* keep one pass queued behind the running one */
+        for (size_t i = 0; i < job->ndisks; i++) {
+            XmMigDisk *d = &job->disks[i];
+            gboolean more;
+            g_mutex_lock(&job->lock);
+            more = d->requested == d->started;
+            g_mutex_unlock(&job->lock);
+            if (more) {
+                d->requested++;
+                xm_mirror_job_request_pass(d->mirror);
+            }
+        }
+        g_usleep(POLL_MS * 1000);
+    }
+}
+
+typedef struct {
+    XmMigration *job;
+    int fd;
+    GError *error;
+} Pump;
+
+/* Backend memory stream (socketpair) → DATA records, then END. */
+static gpointer
+pump_main(gpointer data)
+{
+    Pump *pump = data;
+    XmMigration *job = pump->job;
+    g_autofree guint8 *buf = g_malloc(PUMP_CHUNK);
+    gint64 t0 = g_get_monotonic_time();
+    guint64 sent_since_t0 = 0, limit = 0;
+
+    for (;;) {
+        ssize_t n = read(pump->fd, buf, PUMP_CHUNK);
+        guint64 new_limit;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            xm_set_error_errno(&pump->error, errno, XM_ERR_READ_FAILED,
+                               _("cannot read the memory stream"));
+            break;
+        }
+        if (n == 0) {
+            if (!xm_channel_send(job->channel, XM_CHANNEL_END, NULL, 0, &pump->error))
+                break;
+            g_mutex_lock(&job->lock);
+            job->mem_done = TRUE;
+            g_mutex_unlock(&job->lock);
+            break;
+        }
+        if (!xm_channel_send(job->channel, XM_CHANNEL_DATA, buf, n, &pump->error))
+            break;
+        __atomic_add_fetch(&job->mem_processed, n, __ATOMIC_RELAXED);
+
+        /* bandwidth: sleep while ahead of the limit; restart the
+         * reckoning when the limit changes */
+        new_limit = xm_migration_memory_rate_limit(job);
+        if (new_limit != limit) {
+            limit = new_limit;
+            t0 = g_get_monotonic_time();
+            sent_since_t0 = 0;
+        }
+        sent_since_t0 += n;
+        if (limit) {
+            gint64 due = t0 + (gint64) (sent_since_t0 * G_USEC_PER_SEC / limit);
+            gint64 now = g_get_monotonic_time();
+            if (due > now)
+                g_usleep(MIN(due - now, G_USEC_PER_SEC));
+        }
+        if (xm_migration_is_cancelled(job)) {
+            g_set_error(&pump->error, XM_ERROR, XM_ERR_OPERATION_ABORTED,
+                        _("migration cancelled"));
+            break;
+        }
+    }
+    /* the backend sees its stream fail if we stopped early */
+    close(pump->fd);
+    pump->fd = -1;
+    return NULL;
+}
+
+static gboolean
+send_memory(XmMigration *job, GError **error)
+{
+    const XmBackendOps *ops = xm_backend_ops(job->backend);
+    g_autoptr(GError) err = NULL;
+    Pump pump = { .job = job, .fd = -1 };
+    unsigned int flags = (job->params.live && !job->params.offline) ? XM_SUSPEND_LIVE : 0;
+    GThread *t;
+    int sv[2];
+    gboolean ok;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return xm_set_error_errno(error, errno, XM_ERR_SYSTEM_ERROR,
+                                  _("cannot create a socket pair"));
+    pump.fd = sv[1];
+    xm_migration_set_state(job, XM_MIGRATION_STATE_PERFORMING_MEMORY);
+    xm_migration_apply_bandwidth(job);
+    t = g_thread_new("xm-mig-pump", pump_main, &pump);
+    ok = ops->suspend_to_fd(job->backend, job->domid, sv[0], flags,
+                            job->cancellable, &err);
+    if (ok) {
+        g_mutex_lock(&job->lock);
+        job->suspended = TRUE;
+        job->downtime_ms = 0;
+        job->setup_done_us = job->setup_done_us ? job->setup_done_us : g_get_monotonic_time();
+        g_mutex_unlock(&job->lock);
+    }
+    close(sv[0]);
+    g_thread_join(t);
+    if (!ok) {
+        if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+            xm_migration_is_cancelled(job))
+            return xm_migration_check_cancel(job, error);
+        g_set_error(error, XM_ERROR, err->code == 0 ? XM_ERR_OPERATION_FAILED : err->code,
+                    _("sending the memory of domain '%s' failed: %s"), job->def->name,
+                    err->message);
+        g_clear_error(&pump.error);
+        return FALSE;
+    }
+    if (pump.error) {
+        g_propagate_error(error, pump.error);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* With the guest suspended: one last pass, flush, verify. */
+static gboolean
+drain_disks(XmMigration *job, GString *record, GError **error)
+{
+    xm_migration_set_state(job, XM_MIGRATION_STATE_DRAINING);
+    xm_migration_apply_bandwidth(job);
+    for (size_t i = 0; i < job->ndisks; i++)
+        xm_mirror_job_request_pass(job->disks[i].mirror);
+    for (size_t i = 0; i < job->ndisks; i++) {
+        XmMigDisk *d = &job->disks[i];
+        XmMirrorResult res = { 0 };
+        g_autoptr(GError) err = NULL;
+
+        if (!xm_mirror_job_complete(d->mirror, &res, &err)) {
+            g_set_error(error, XM_ERROR, err->code, _("final copy of disk '%s' failed: %s"),
+                        d->target, err->message);
+            return FALSE;
+        }
+        if (!res.verified) {
+            g_set_error(error, XM_ERROR, XM_ERR_INTERNAL_ERROR,
+                        _("disk '%s' was not verified"), d->target);
+            return FALSE;
+        }
+        memcpy(d->checksum, res.source_checksum, sizeof(d->checksum));
+        g_string_append_printf(record, "%s %s\n", d->target, d->checksum);
+    }
+    xm_migration_set_state(job, XM_MIGRATION_STATE_VERIFYING);
+    return xm_migration_check_cancel(job, error);
+}
+
+static void
+fail(XmMigration *job, GError **error)
+{
+    const XmBackendOps *ops = xm_backend_ops(job->backend);
+    gboolean cancelled = xm_migration_is_cancelled(job);
+    XmChannel *ch;
+
+    for (size_t i = 0; i < job->ndisks; i++) {
+        if (job->disks[i].mirror)
+            xm_mirror_job_cancel(job->disks[i].mirror);
+    }
+    g_mutex_lock(&job->lock);
+    ch = g_steal_pointer(&job->channel);
+    g_mutex_unlock(&job->lock);
+    if (ch) {
+        const char *why = (error && *error) ? (*error)->message : "failed";
+        xm_channel_send(ch, XM_CHANNEL_ABORT, why, MIN(strlen(why), 512), NULL);
+        xm_channel_free(ch);
+    }
+    if (job->suspended) {
+        g_autoptr(GError) err = NULL;
+        if (ops->resume(job->backend, job->domid, &err)) {
+            job->suspended = FALSE;
+            g_debug("migration failed; domain %d resumed on the source", job->domid);
+        } else if (error && *error) {
+            g_prefix_error(error, _("domain %d could not be resumed (%s) after: "),
+                           job->domid, err->message);
+        }
+    }
+    xm_migration_set_state(job, cancelled ? XM_MIGRATION_STATE_CANCELLED
+                                          : XM_MIGRATION_STATE_FAILED);
+}
+
+gboolean
+xm_migration_perform(XmMigration *job, const char *cookie_in, char **cookie_out,
+                     GError **error)
+{
+    g_autoptr(XmCookie) in = NULL;
+    g_autoptr(GString) record = g_string_new("");
+    g_autoptr(GError) err = NULL;
+    XmChannel *ch;
+    gint64 t_suspend;
+
+    g_return_val_if_fail(job && job->is_source, FALSE);
+    if (xm_migration_get_state(job) != XM_MIGRATION_STATE_BEGIN) {
+        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_INVALID,
+                    _("migration is in state '%s', not 'begin'"),
+                    xm_migration_state_to_string(xm_migration_get_state(job)));
+        return FALSE;
+    }
+    in = xm_cookie_parse(cookie_in, cookie_in ? strlen(cookie_in) : 0, &err);
+    if (!in)
+        goto failed;
+    if (!in->mem_host || !xm_channel_secret_from_hex(in->secret, job->secret)) {
+        g_set_error(&err, XM_ERROR, XM_ERR_INTERNAL_ERROR,
+                    _("the destination's cookie has no memory endpoint"));
+        goto failed;
+    }
+    xm_migration_set_state(job, XM_MIGRATION_STATE_PERFORMING_DISKS);
+
+    ch = xm_channel_connect(in->mem_host, in->mem_port, job->secret,
+                            in->tls ? job->params.tls_dir : NULL,
+                            job->params.connect_timeout_s * 1000, job->cancellable, &err);
+    if (!ch)
+        goto failed;
+    g_mutex_lock(&job->lock);
+    job->channel = ch;
+    g_mutex_unlock(&job->lock);
+    if (!xm_migration_check_cancel(job, &err))
+        goto failed;
+
+    if (job->ndisks && (!start_mirrors(job, in, &err) || !copy_disks(job, &err)))
+        goto failed;
+    if (!send_memory(job, &err))
+        goto failed;
+    t_suspend = g_get_monotonic_time();
+    if (job->ndisks && !drain_disks(job, record, &err))
+        goto failed;
+
+    g_mutex_lock(&job->lock);
+    if (xm_migration_is_cancelled(job)) {
+        g_mutex_unlock(&job->lock);
+        xm_migration_check_cancel(job, &err);
+        goto failed;
+    }
+    /* from here on cancel has no effect: the destination owns the guest
+     * once it has this record */
+    job->completed = TRUE;
+    g_mutex_unlock(&job->lock);
+    if (!xm_channel_send(job->channel, XM_CHANNEL_COMPLETE, record->str,
+                         (guint32) record->len, &err)) {
+        /* the record may not have arrived: the destination decides; the
+         * confirm phase resumes the guest here if it says cancelled */
+        g_prefix_error(&err, _("sending the completion record failed: "));
+        g_propagate_error(error, g_steal_pointer(&err));
+        xm_migration_set_state(job, XM_MIGRATION_STATE_FAILED);
+        return FALSE;
+    }
+    g_mutex_lock(&job->lock);
+    job->downtime_ms = (g_get_monotonic_time() - t_suspend) / 1000;
+    g_mutex_unlock(&job->lock);
+    xm_migration_set_state(job, XM_MIGRATION_STATE_FINISHED);
+
+    if (cookie_out) {
+        XmMigrationStats st;
+        g_autoptr(XmCookie) out = g_new0(XmCookie, 1);
+
+        xm_migration_get_stats(job, &st);
+        out->host_name = g_strdup(job->host_name);
+        out->dom_name = g_strdup(in->dom_name);
+        memcpy(out->uuid, in->uuid, 16);
+        out->secret = g_strdup(in->secret);
+        out->tls = in->tls;
+        out->has_stats = TRUE;
+        out->downtime_ms = st.downtime_ms;
+        out->memory_bytes = st.memory_processed;
+        out->disk_bytes = st.disk_sent;
+        *cookie_out = xm_cookie_format(out);
+    }
+    return TRUE;
+
+ failed:
+    fail(job, &err);
+    g_propagate_error(error, g_steal_pointer(&err));
+    return FALSE;
+}
