@@ -7,6 +7,11 @@
 #                   a guest write arrives: the tool ends with exit 1 and a
 #                   message within 30 s (no hang), and the guest's write is
 #                   either refused or in the source image
+#   signal-at-start a controller that waits for the tracked socket to appear
+#                   and signals at once: SIGUSR1 must give exit 0 (identical
+#                   destination), SIGTERM exit 1 "cancelled" — never death by
+#                   the signal's default action (10 tries each, spinning on
+#                   the socket so the signal lands as early as possible)
 . "$(dirname "$0")/e2e-lib.sh"
 need nbdkit qemu-io
 need_tool
@@ -65,6 +70,36 @@ case $case in
             fail "phase=done reported although the destination died" "$T/progress"
         fi
         ;;
-    *) fail "usage: $0 usr1-in-bulk|dest-dies-sync" ;;
+    signal-at-start)
+        make_random_image "$T/src.img" 4
+        truncate -s 4M "$T/dst.img"
+        start_nbdkit_file "$T/dst.img" "$T/dst.sock"
+        for i in $(seq 10); do
+            for sig in USR1 TERM; do
+                rm -f "$T/src.sock"
+                "$XM" mirror "$T/src.img" "$(dest_of)" --unix "$T/src.sock" >"$T/out" 2>"$T/err" &
+                mpid=$!
+                track "$mpid"
+                deadline=$((SECONDS + 10))
+                until [ -S "$T/src.sock" ]; do
+                    kill -0 "$mpid" 2>/dev/null || fail "mirror died before serving" "$T/err"
+                    [ "$SECONDS" -lt "$deadline" ] || fail "no socket after 10 s" "$T/err"
+                done
+                kill -"$sig" "$mpid"
+                wait_exit "$mpid" 30
+                [ "$EXIT_RC" -ne 124 ] || fail "try $i: mirror hung after SIG$sig" "$T/err"
+                if [ "$sig" = USR1 ]; then
+                    [ "$EXIT_RC" -eq 0 ] ||
+                        fail "try $i: SIGUSR1 right after the socket appeared: exit $EXIT_RC, expected 0 (138 = killed by the signal: handler installed after listen)" "$T/err"
+                    cmp -s "$T/src.img" "$T/dst.img" || fail "try $i: destination differs after exit 0" "$T/err"
+                else
+                    [ "$EXIT_RC" -eq 1 ] ||
+                        fail "try $i: SIGTERM right after the socket appeared: exit $EXIT_RC, expected 1 (143 = killed by the signal)" "$T/err"
+                    grep -q cancelled "$T/err" || fail "try $i: no \"cancelled\" after SIGTERM" "$T/err"
+                fi
+            done
+        done
+        ;;
+    *) fail "usage: $0 usr1-in-bulk|dest-dies-sync|signal-at-start" ;;
 esac
 log "PASS ($case)"
