@@ -353,10 +353,16 @@ xm_mirror_run_workers(XmMirrorJob *job, gboolean (*fn)(XmWorker *w, GError **err
 gboolean
 xm_mirror_flush_all(XmMirrorJob *job, GError **error)
 {
-    /* without multi-conn a flush covers only its own connection's writes */
-    for (guint i = 0; i < job->nconns; i++)
+    /* With multi-conn one flush covers the writes completed on every
+     * connection; without it each connection flushes its own. */
+    gboolean all = !xm_nbd_conn_can_multi_conn(job->conns[0]);
+
+    for (guint i = 0; i < job->nconns; i++) {
         if (!xm_nbd_conn_flush(job->conns[i], error))
             return FALSE;
+        if (!all)
+            return TRUE;
+    }
     for (guint i = 0; i < job->nsync; i++) {
         XmNbdConn *c = g_async_queue_pop(job->sync_pool);
         gboolean ok = xm_nbd_conn_flush(c, error);

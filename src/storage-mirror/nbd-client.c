@@ -297,6 +297,13 @@ submitted(XmNbdConn *c, int64_t cookie, Req *r, GError **error)
         /* libnbd already called the free callback: r is gone */
         return set_nbd_error(error, XM_ERR_RPC, _("request to %s failed"), c->uri);
     }
+    /* Push the request onto the socket now: libnbd only sends what does
+     * not fit the socket buffer when polled, and the caller is about to
+     * spend time reading the source, which would leave the peer idle. */
+    while (nbd_aio_get_direction(c->h) & LIBNBD_AIO_DIRECTION_WRITE) {
+        if (!xm_nbd_conn_poll(c, 100, error))
+            return FALSE;
+    }
     return TRUE;
 }
 

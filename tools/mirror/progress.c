@@ -152,6 +152,8 @@ xm_cli_common_group(XmCliCommon *c)
     };
     GOptionGroup *g = g_option_group_new("common", "", "", c, NULL);
 
+    c->connections = -1;    /* not given */
+
     g_option_group_add_entries(g, entries);
     g_option_group_set_translation_domain(g, GETTEXT_PACKAGE);
     return g;
@@ -168,12 +170,12 @@ xm_cli_common_clear(XmCliCommon *c)
 gboolean
 xm_cli_common_apply(XmCliCommon *c, XmMirrorOptions *o, GError **error)
 {
-    if (c->connections < 0 || c->connections > 64) {
+    if (c->connections != -1 && (c->connections < 1 || c->connections > 64)) {
         g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
                     _("--connections must be between 1 and 64"));
         return FALSE;
     }
-    o->connections = (guint)c->connections;
+    o->connections = c->connections == -1 ? 0 : (guint)c->connections;
     if (c->bandwidth) {
         char *end = NULL;
         double v = g_ascii_strtod(c->bandwidth, &end);
