@@ -208,16 +208,17 @@ xmConnectSupportsFeature(virConnectPtr conn, int feature)
     if (virDriverFeatureIsGlobal(feature, &supported))
         return supported;
     switch (feature) {
+    case XM_VIR_DRV_FEATURE_MIGRATION_V3:
+    case XM_VIR_DRV_FEATURE_MIGRATION_PARAMS:
+    case XM_VIR_DRV_FEATURE_MIGRATION_P2P:
+    case XM_VIR_DRV_FEATURE_MIGRATE_CHANGE_PROTECTION:
+    case XM_VIR_DRV_FEATURE_MIGRATION_OFFLINE:
+        /* V3 with typed parameters only (driver-migrate-*.c) */
+        return 1;
     case XM_VIR_DRV_FEATURE_MIGRATION_V1:
     case XM_VIR_DRV_FEATURE_MIGRATION_V2:
-    case XM_VIR_DRV_FEATURE_MIGRATION_P2P:
     case XM_VIR_DRV_FEATURE_MIGRATION_DIRECT:
-    case XM_VIR_DRV_FEATURE_MIGRATION_V3:
-    case XM_VIR_DRV_FEATURE_MIGRATE_CHANGE_PROTECTION:
     case XM_VIR_DRV_FEATURE_XML_MIGRATABLE:
-    case XM_VIR_DRV_FEATURE_MIGRATION_OFFLINE:
-    case XM_VIR_DRV_FEATURE_MIGRATION_PARAMS:
-        /* Migration is not implemented yet (its entry points are NULL). */
         return 0;
     default:
         return 0;

@@ -18,6 +18,18 @@ xm_event_lifecycle(XmDomObj *dom, int type, int detail)
         virObjectEventStateQueue(xm_driver->events, ev);
 }
 
+void
+xm_event_reboot(XmDomObj *dom)
+{
+    virObjectEvent *ev;
+
+    if (!xm_driver || !xm_driver->events)
+        return;
+    ev = virDomainEventRebootNew(g_atomic_int_get(&dom->domid), dom->name, dom->uuid);
+    if (ev)
+        virObjectEventStateQueue(xm_driver->events, ev);
+}
+
 int
 xmConnectDomainEventRegister(virConnectPtr conn,
                              virConnectDomainEventCallback callback,

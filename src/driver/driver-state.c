@@ -124,6 +124,8 @@ handle_backend_event(const XmBackendEvent *ev)
             dom->def = g_steal_pointer(&dom->newdef);
         }
         if (xm_dom_start(dom, FALSE, &detail, &err)) {
+            if (ev->kind == XM_DOMAIN_EVENT_REBOOT)
+                xm_event_reboot(dom);
             xm_dom_release(dom);
             return;
         }

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "driver.h"
+#include "driver-migrate.h"
 #include "driver-save.h"
 
 G_STATIC_ASSERT(sizeof(XmVirHypervisorDriver) ==
@@ -76,9 +77,18 @@ static XmVirHypervisorDriver xm_hypervisor_driver = {
     .domainIsActive = xmDomainIsActive, /* 0.1.0 */
     .domainIsPersistent = xmDomainIsPersistent, /* 0.1.0 */
     .domainIsUpdated = xmDomainIsUpdated, /* 0.1.0 */
-    .domainGetJobInfo = xmDomainGetJobInfo, /* 0.1.0 */
-    .domainGetJobStats = xmDomainGetJobStats, /* 0.1.0 */
-    .domainAbortJob = xmDomainAbortJob, /* 0.1.0 */
+    .domainGetJobInfo = xmDomainGetJobInfoAny, /* 0.1.0 */
+    .domainGetJobStats = xmDomainGetJobStatsAny, /* 0.1.0 */
+    .domainAbortJob = xmDomainAbortJobAny, /* 0.1.0 */
+    .domainMigrateSetMaxDowntime = xmDomainMigrateSetMaxDowntime, /* 0.1.0 */
+    .domainMigrateGetMaxDowntime = xmDomainMigrateGetMaxDowntime, /* 0.1.0 */
+    .domainMigrateSetMaxSpeed = xmDomainMigrateSetMaxSpeed, /* 0.1.0 */
+    .domainMigrateGetMaxSpeed = xmDomainMigrateGetMaxSpeed, /* 0.1.0 */
+    .domainMigrateBegin3Params = xmDomainMigrateBegin3Params, /* 0.1.0 */
+    .domainMigratePrepare3Params = xmDomainMigratePrepare3Params, /* 0.1.0 */
+    .domainMigratePerform3Params = xmDomainMigratePerform3Params, /* 0.1.0 */
+    .domainMigrateFinish3Params = xmDomainMigrateFinish3Params, /* 0.1.0 */
+    .domainMigrateConfirm3Params = xmDomainMigrateConfirm3Params, /* 0.1.0 */
     .connectDomainEventRegisterAny = xmConnectDomainEventRegisterAny, /* 0.1.0 */
     .connectDomainEventDeregisterAny = xmConnectDomainEventDeregisterAny, /* 0.1.0 */
     .domainManagedSave = xmDomainManagedSave, /* 0.1.0 */

@@ -160,6 +160,8 @@ const XmDomainDef *xm_dom_persistent_def(XmDomObj *dom);
 /* ---- events (driver-events.c) ---- */
 
 void xm_event_lifecycle(XmDomObj *dom, int type, int detail);
+/* VIR_DOMAIN_EVENT_ID_REBOOT: the guest rebooted (it stays running). */
+void xm_event_reboot(XmDomObj *dom);
 
 /* ---- lifecycle helpers (driver-lifecycle.c) ---- */
 

@@ -82,4 +82,6 @@ int virDomainEventStateDeregister(virConnectPtr conn, virObjectEventState *state
 virObjectEvent *virDomainEventLifecycleNew(int id, const char *name,
                                            const unsigned char *uuid,
                                            int type, int detail);
+virObjectEvent *virDomainEventRebootNew(int id, const char *name,
+                                        const unsigned char *uuid);
 void virObjectUnref(void *obj);

@@ -379,10 +379,17 @@ def lifecycle_memory_vcpus():
 def lifecycle_reboot_api():
     with Libvirtd() as d:
         c = d.connect()
+        reboots = []
+        c.domainEventRegisterAny(None, E.VIR_DOMAIN_EVENT_ID_REBOOT,
+                                 lambda conn, dom, op: reboots.append(dom.name()), None)
+        ev = Events(c)
         dom = c.defineXML(d.guest_xml('g1'))
         dom.create()
         old = dom.ID()
         dom.reboot(0)
+        wait_for(lambda: reboots == ['g1'], what='the reboot event')
+        # a reboot is no stop for libvirt's clients
+        assert not [e for e in ev.got if e[1] == E.VIR_DOMAIN_EVENT_STOPPED], ev.got
         wait_for(lambda: c.lookupByName('g1').ID() not in (-1, old),
                  what='reboot with a new domid')
         assert dom.state()[0] == E.VIR_DOMAIN_RUNNING
