@@ -76,10 +76,16 @@ xm_migration_uri_parse(const char *uri, char **host, guint *port,
                     uri);
         return FALSE;
     } else {
+        static const char *const schemes[] = { "unix", "rdma", "fd", "exec", "file",
+                                               "vsock", "channel", "udp", NULL };
         const char *colon = strchr(uri, ':');
-        /* "scheme:..." where scheme is not tcp and the rest is not a port */
-        if (colon && uri[0] != '[' && strchr(colon + 1, ':') == NULL &&
-            !parse_port(colon + 1, &p)) {
+        g_autofree char *head = colon ? g_strndup(uri, colon - uri) : NULL;
+        /* "scheme:..." where scheme is not tcp and the rest is not a port;
+         * migration schemes of QEMU/libvirt are refused even when a port
+         * could follow ("fd:3") */
+        if (colon && uri[0] != '[' &&
+            ((strchr(colon + 1, ':') == NULL && !parse_port(colon + 1, &p)) ||
+             g_strv_contains(schemes, head))) {
             g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
                         _("unsupported migration URI scheme in '%s' (only tcp is supported)"),
                         uri);
