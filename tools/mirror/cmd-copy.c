@@ -27,6 +27,7 @@ xm_mirror_scan_command(int argc, char **argv, gboolean resync)
     g_autoptr(GOptionContext) ctx = g_option_context_new(
         resync ? _("SRC DEST-URI - re-sync an existing copy, sending only changed blocks")
                : _("SRC DEST-URI - copy an image to an NBD destination"));
+    g_autoptr(XmCliRun) run = xm_cli_run_new();
     g_autoptr(GError) err = NULL;
     g_autoptr(XmProgressOut) out = NULL;
     g_autoptr(XmMirrorJob) job = NULL;
@@ -71,7 +72,7 @@ xm_mirror_scan_command(int argc, char **argv, gboolean resync)
 
     job = xm_mirror_job_new(argv[1], argv[2], &opts, &err);
     if (!job || !xm_mirror_job_start(job, &err) ||
-        !xm_cli_run_job(job, out, NULL, NULL, NULL, &result, &err)) {
+        !xm_cli_run_job(run, job, out, NULL, NULL, NULL, &result, &err)) {
         xm_progress_out_finish(out);
         xm_mirror_fail("%s", err->message);
         goto out;

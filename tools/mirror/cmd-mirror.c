@@ -68,6 +68,7 @@ xm_mirror_cmd_mirror(int argc, char **argv)
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(
         _("SRC DEST-URI - serve SRC with write tracking while mirroring it"));
+    g_autoptr(XmCliRun) run = xm_cli_run_new();
     g_autoptr(GError) err = NULL;
     g_autoptr(XmProgressOut) out = NULL;
     g_autoptr(XmNbdServer) server = NULL;
@@ -124,7 +125,7 @@ xm_mirror_cmd_mirror(int argc, char **argv)
 
     m.job = job;
     m.server = server;
-    if (!xm_cli_run_job(job, out, server, finish_mirror, &m, &result, &err))
+    if (!xm_cli_run_job(run, job, out, server, finish_mirror, &m, &result, &err))
         goto fail;
     fprintf(stderr, _("mirror: destination identical to the source, verified "
                       "(xxh3-128 %s)\n"), result.source_checksum);

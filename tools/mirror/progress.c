@@ -206,7 +206,7 @@ xm_cli_usage_error(const char *fmt, ...)
     return XM_EXIT_USAGE;
 }
 
-typedef struct {
+struct _XmCliRun {
     XmMirrorJob *job;
     XmProgressOut *out;
     XmNbdServer *server;
@@ -215,10 +215,12 @@ typedef struct {
     GMainLoop *loop;
     GThread *finisher;
     gboolean ok;
-    gboolean done;
+    gint done;
     XmMirrorResult result;
     GError *error;
-} RunState;
+    guint sources[4];
+};
+typedef struct _XmCliRun RunState;
 
 static gboolean
 finished_idle(gpointer data)
@@ -265,11 +267,15 @@ on_tick(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* Signal sources dispatch only inside xm_cli_run_job(), when the job is
+ * known; a signal that arrives earlier waits for it. */
 static gboolean
 on_cancel(gpointer data)
 {
     RunState *rs = data;
 
+    if (!rs->job)
+        return G_SOURCE_CONTINUE;
     xm_mirror_job_cancel(rs->job);
     if (rs->server)
         xm_nbd_server_stop(rs->server);
@@ -285,51 +291,71 @@ on_usr1(gpointer data)
 {
     RunState *rs = data;
 
-    if (!rs->finisher)
+    if (rs->job && rs->on_usr1 && !rs->finisher)
         rs->finisher = g_thread_new("xm-finish", finisher_main, rs);
     return G_SOURCE_CONTINUE;
 }
 
-gboolean
-xm_cli_run_job(XmMirrorJob *job, XmProgressOut *out, XmNbdServer *server,
-               XmCliFinishFunc usr1, gpointer data, XmMirrorResult *result,
-               GError **error)
+XmCliRun *
+xm_cli_run_new(void)
 {
-    RunState rs = { .job = job, .out = out, .server = server, .on_usr1 = usr1,
-                    .data = data };
-    guint sources[5];
+    RunState *rs = g_new0(RunState, 1);
+
+    rs->sources[0] = g_unix_signal_add(SIGINT, on_cancel, rs);
+    rs->sources[1] = g_unix_signal_add(SIGTERM, on_cancel, rs);
+    rs->sources[2] = g_unix_signal_add(SIGHUP, on_cancel, rs);
+    rs->sources[3] = g_unix_signal_add(SIGUSR1, on_usr1, rs);
+    return rs;
+}
+
+void
+xm_cli_run_free(XmCliRun *rs)
+{
+    if (!rs)
+        return;
+    for (guint i = 0; i < G_N_ELEMENTS(rs->sources); i++)
+        g_source_remove(rs->sources[i]);
+    g_clear_error(&rs->error);
+    g_free(rs);
+}
+
+gboolean
+xm_cli_run_job(XmCliRun *rs, XmMirrorJob *job, XmProgressOut *out,
+               XmNbdServer *server, XmCliFinishFunc usr1, gpointer data,
+               XmMirrorResult *result, GError **error)
+{
+    guint tick;
     XmMirrorProgress p;
 
-    rs.loop = g_main_loop_new(NULL, FALSE);
-    sources[0] = g_timeout_add(200, on_tick, &rs);
-    sources[1] = g_unix_signal_add(SIGINT, on_cancel, &rs);
-    sources[2] = g_unix_signal_add(SIGTERM, on_cancel, &rs);
-    sources[3] = g_unix_signal_add(SIGHUP, on_cancel, &rs);
-    sources[4] = usr1 ? g_unix_signal_add(SIGUSR1, on_usr1, &rs) : 0;
+    rs->job = job;
+    rs->out = out;
+    rs->server = server;
+    rs->on_usr1 = usr1;
+    rs->data = data;
+    rs->loop = g_main_loop_new(NULL, FALSE);
+    tick = g_timeout_add(200, on_tick, rs);
     if (!usr1)
-        rs.finisher = g_thread_new("xm-finish", finisher_main, &rs);
+        rs->finisher = g_thread_new("xm-finish", finisher_main, rs);
     xm_mirror_job_get_progress(job, &p);
     xm_progress_out_update(out, &p);
-    while (!g_atomic_int_get(&rs.done))
-        g_main_loop_run(rs.loop);
-    g_thread_join(rs.finisher);
-    for (guint i = 0; i < G_N_ELEMENTS(sources); i++)
-        if (sources[i])
-            g_source_remove(sources[i]);
+    while (!g_atomic_int_get(&rs->done))
+        g_main_loop_run(rs->loop);
+    g_thread_join(rs->finisher);
+    g_source_remove(tick);
     /* a pending idle may still point at rs: drain the default context */
     while (g_main_context_iteration(NULL, FALSE))
         ;
-    g_main_loop_unref(rs.loop);
+    g_main_loop_unref(rs->loop);
 
-    if (rs.ok) {
+    if (rs->ok) {
         xm_mirror_job_get_progress(job, &p);
         xm_progress_out_update(out, &p);
     }
     xm_progress_out_finish(out);
-    if (!rs.ok) {
-        g_propagate_error(error, rs.error);
+    if (!rs->ok) {
+        g_propagate_error(error, g_steal_pointer(&rs->error));
         return FALSE;
     }
-    *result = rs.result;
+    *result = rs->result;
     return TRUE;
 }

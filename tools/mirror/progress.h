@@ -49,12 +49,20 @@ int xm_cli_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 typedef gboolean (*XmCliFinishFunc)(gpointer data, XmMirrorResult *result,
                                     GError **error);
 
+/* Signal handling of a command: create it first thing, so SIGINT,
+ * SIGTERM, SIGHUP and SIGUSR1 arriving while the command sets up are
+ * acted on once the job runs instead of killing the process. */
+typedef struct _XmCliRun XmCliRun;
+XmCliRun *xm_cli_run_new(void);
+void xm_cli_run_free(XmCliRun *run);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(XmCliRun, xm_cli_run_free)
+
 /* Runs a started job to its end: progress every 200 ms, SIGINT/SIGTERM
  * cancel. Without @on_usr1 the job is completed at once (copy, sync);
  * with it, the job runs until SIGUSR1, then @on_usr1 completes it. If
  * @server is given it is stopped on cancel and failure. Returns TRUE with
  * @result filled on success. */
-gboolean xm_cli_run_job(XmMirrorJob *job, XmProgressOut *out,
+gboolean xm_cli_run_job(XmCliRun *run, XmMirrorJob *job, XmProgressOut *out,
                         XmNbdServer *server, XmCliFinishFunc on_usr1,
                         gpointer data, XmMirrorResult *result, GError **error);
 
