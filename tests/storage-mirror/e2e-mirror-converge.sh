@@ -60,4 +60,7 @@ wait_exit "$wpid" 20   # it may fail now that the server is gone; that is fine
 
 if [ "$mode" = --sync-writes ]; then stop_pid "$SERVE_PID"; else stop_pid "$QNBD_PID"; fi
 assert_identical "$T/src.img" "$T/dst.img" "$T/mirror.err"
+# Guest zero writes and discards in synchronous mode reach the destination
+# as zeroes/trims, not as data.
+assert_as_sparse "$T/src.img" "$T/dst.img" $((2 * MiB))
 log "PASS ($mode)"
