@@ -41,7 +41,8 @@ e2e_cleanup() {
     # Children first in reverse start order so writers stop before servers.
     for ((i = ${#e2e_pids[@]} - 1; i >= 0; i--)); do
         pid=${e2e_pids[i]}
-        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+        # CONT: a test may fail while it holds a server stopped
+        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null && kill -CONT "$pid" 2>/dev/null
     done
     for pid in "${e2e_pids[@]}"; do
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
