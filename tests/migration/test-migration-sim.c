@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The migration job end to end in one process, without libvirt: two sim
+ * backends ("host-a" and "host-b", separate state directories) on
+ * loopback, a sim guest writing heartbeats and random data to its disk.
+ *
+ * Every guest is killed at the end of its test case, and by a SIGABRT
+ * handler (from the pid files) when an assertion fails.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <xenmig/backend.h>
+#include <xenmig/error.h>
+#include <xenmig/migration.h>
+#include "backend/sim-heartbeat.h"
+#include "backend/sim-proto.h"
+#include "migration/migration-private.h"
+
+#define MiB (1024ull * 1024)
+
+static char *state_dirs[2];
+
+static void
+kill_guests(void)
+{
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *dir = state_dirs[i] ? g_build_filename(state_dirs[i], "sim", NULL) : NULL;
+        GDir *d = dir ? g_dir_open(dir, 0, NULL) : NULL;
+        const char *name;
+
+        while (d && (name = g_dir_read_name(d))) {
+            g_autofree char *path = NULL, *text = NULL;
+            if (!g_str_has_suffix(name, ".pid"))
+                continue;
+            path = g_build_filename(dir, name, NULL);
+            if (g_file_get_contents(path, &text, NULL, NULL) && atoi(text) > 0)
+                kill(atoi(text), SIGKILL);
+        }
+        if (d)
+            g_dir_close(d);
+    }
+}
+
+static void
+on_abort(int sig)
+{
+    kill_guests();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+typedef struct {
+    char *dir;
+    char *src_img;
+    char *dst_img;
+    char *pki;
+    XmBackendConfig cfg[2];
+    XmBackend *b[2];
+    const XmBackendOps *ops[2];
+} Fixture;
+
+static void
+make_image(const char *path, guint64 size)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, size), ==, 0);
+    close(fd);
+}
+
+static void
+setup(Fixture *f, gconstpointer data)
+{
+    g_autofree char *dstdir = NULL;
+    const char *names[2] = { "host-a", "host-b" };
+
+    f->dir = g_dir_make_tmp("xm-mig-XXXXXX", NULL);
+    g_assert_nonnull(f->dir);
+    dstdir = g_build_filename(f->dir, "dst", NULL);
+    g_assert_cmpint(mkdir(dstdir, 0700), ==, 0);
+    f->src_img = g_build_filename(f->dir, "src.img", NULL);
+    f->dst_img = g_build_filename(dstdir, "moved.img", NULL);
+    make_image(f->src_img, 16 * MiB);
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(GError) err = NULL;
+        f->cfg[i].backend = (char *) "sim";
+        f->cfg[i].state_dir = g_build_filename(f->dir, i ? "state-b" : "state-a", NULL);
+        f->cfg[i].sim_host_name = (char *) names[i];
+        f->cfg[i].sim_host_memory_mib = 1024;
+        f->cfg[i].sim_host_cpus = 2;
+        state_dirs[i] = f->cfg[i].state_dir;
+        f->b[i] = xm_backend_new(&f->cfg[i], NULL, NULL, &err);
+        g_assert_no_error(err);
+        f->ops[i] = xm_backend_ops(f->b[i]);
+    }
+}
+
+static void
+destroy_all(XmBackend *b)
+{
+    g_autofree int *ids = NULL;
+    size_t n = 0;
+
+    if (b && xm_backend_ops(b)->list(b, &ids, &n, NULL)) {
+        for (size_t i = 0; i < n; i++)
+            xm_backend_ops(b)->destroy(b, ids[i], NULL);
+    }
+}
+
+static void
+teardown(Fixture *f, gconstpointer data)
+{
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
+
+    for (int i = 0; i < 2; i++) {
+        destroy_all(f->b[i]);
+        g_clear_pointer(&f->b[i], xm_backend_free);
+    }
+    kill_guests();
+    for (int i = 0; i < 2; i++) {
+        state_dirs[i] = NULL;
+        g_free(f->cfg[i].state_dir);
+    }
+    g_assert_cmpint(system(cmd), ==, 0);
+    g_free(f->src_img);
+    g_free(f->dst_img);
+    g_free(f->pki);
+    g_free(f->dir);
+}
+
+static XmDomainDef *
+make_def(const char *name, const char *disk, guint heartbeat_ms, guint64 write_mib_s)
+{
+    XmDomainDef *def = g_new0(XmDomainDef, 1);
+
+    def->name = g_strdup(name);
+    xm_uuid_generate(def->uuid);
+    def->max_memory_kib = 32 * 1024;
+    def->current_memory_kib = 32 * 1024;
+    def->vcpus = def->max_vcpus = 1;
+    def->os_type = XM_OS_PVH;
+    def->ndisks = 1;
+    def->disks = g_new0(XmDiskDef, 1);
+    def->disks[0].source = g_strdup(disk);
+    def->disks[0].target = g_strdup("xvda");
+    def->sim.present = true;
+    def->sim.heartbeat_ms = heartbeat_ms;
+    def->sim.ram_dirty_mib_s = 2;
+    def->sim.disk_write_mib_s = write_mib_s;
+    return def;
+}
+
+static XmDomainDef *
+dest_def(const XmDomainDef *def, const char *path)
+{
+    XmDomainDef *d = xm_domain_def_copy(def);
+
+    g_free(d->disks[0].source);
+    d->disks[0].source = g_strdup(path);
+    return d;
+}
+
+static int
+start_guest(Fixture *f, const XmDomainDef *def)
+{
+    g_autoptr(GError) err = NULL;
+    int domid = f->ops[0]->create(f->b[0], def, FALSE, &err);
+
+    g_assert_no_error(err);
+    g_assert_cmpint(domid, >, 0);
+    return domid;
+}
+
+static guint
+count_domains(Fixture *f, int host)
+{
+    g_autofree int *ids = NULL;
+    size_t n = 0;
+
+    g_assert_true(f->ops[host]->list(f->b[host], &ids, &n, NULL));
+    return n;
+}
+
+static guint64
+hb_seq(Fixture *f, int host, int domid)
+{
+    g_autofree char *sock = g_strdup_printf("%s/sim/%d.sock", f->cfg[host].state_dir, domid);
+    g_autofree char *reply = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(xm_sim_ctl_call(sock, "info", -1, -1, 10000, &reply, &err));
+    return xm_sim_reply_get_u64(reply, "hb_seq", 0);
+}
+
+static char *
+file_checksum(const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    char sum[33];
+    guint64 size;
+
+    g_assert_true(xm_migration_image_size(path, &size, NULL, &err));
+    g_assert_true(xm_migration_image_checksum(path, size, NULL, sum, &err));
+    g_assert_no_error(err);
+    return g_strdup(sum);
+}
+
+static void
+base_params(XmMigrationParams *p, gboolean source)
+{
+    memset(p, 0, sizeof(*p));
+    p->live = TRUE;
+    p->non_shared_disk = TRUE;
+    p->host_name = source ? "host-a" : "host-b";
+    /* CloudStack's form, and what keeps the endpoints on loopback */
+    p->uri = "tcp:127.0.0.1";
+    p->connect_timeout_s = 20;
+}
+
+typedef struct {
+    gboolean tls;
+    guint heartbeat_ms;
+    guint64 write_mib_s;
+} LiveCase;
+
+/* begin → prepare → perform → finish → confirm, then the guest must run
+ * on host-b only, with every heartbeat, on a copy equal to the source. */
+static void
+test_live(Fixture *f, gconstpointer data)
+{
+    const LiveCase *lc = data;
+    g_autoptr(XmDomainDef) def = make_def("traveller", f->src_img, lc->heartbeat_ms,
+                                          lc->write_mib_s);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL, *uri = NULL;
+    g_autofree char *sum_before = NULL, *sum_src = NULL, *sum_dst = NULL;
+    XmMigrationParams ps, pd;
+    XmMigrationStats st;
+    XmDomainInfo info;
+    XmSimHeartbeatScan scan = { 0 };
+    guint64 seq_at_switch;
+    int domid, ddomid;
+
+    if (lc->tls) {
+        const char *srcdir = g_getenv("XENMIG_SRCDIR");
+        g_autofree char *certtool = g_find_program_in_path("certtool");
+        g_autofree char *cmd = NULL;
+        if (!srcdir || !certtool) {
+            g_test_skip("needs certtool");
+            return;
+        }
+        f->pki = g_build_filename(f->dir, "pki", NULL);
+        cmd = g_strdup_printf("'%s/tests/storage-mirror/make-certs.sh' '%s'", srcdir, f->pki);
+        g_assert_cmpint(system(cmd), ==, 0);
+    }
+    if (!lc->heartbeat_ms && !lc->write_mib_s) {
+        /* a quiet guest: any change to the source image would be ours */
+        g_autoptr(GError) e = NULL;
+        int fd = open(f->src_img, O_WRONLY);
+        g_assert_cmpint(pwrite(fd, "pattern", 7, 5 * MiB), ==, 7);
+        close(fd);
+    }
+    domid = start_guest(f, def);
+    g_usleep(300000);
+    sum_before = file_checksum(f->src_img);
+
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    pd.paused = TRUE;         /* compare the images before the guest runs on */
+    ps.tls = pd.tls = lc->tls;
+    ps.tls_dir = pd.tls_dir = f->pki;
+
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(xm_migration_get_state(src), ==, XM_MIGRATION_STATE_BEGIN);
+    g_assert_nonnull(strstr(c1, "<hostname>host-a</hostname>"));
+    g_assert_nonnull(strstr(c1, "target='xvda' capacity='16777216'"));
+
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, &uri, &err);
+    g_assert_no_error(err);
+    g_assert_true(g_str_has_prefix(uri, "tcp://127.0.0.1:"));
+    g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_IS_REGULAR));
+    g_assert_nonnull(strstr(c2, f->dst_img));
+
+    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(xm_migration_get_state(src), ==, XM_MIGRATION_STATE_FINISHED);
+    ddomid = xm_migration_finish(dst, c3, FALSE, &c4, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(ddomid, >, 0);
+    g_assert_true(xm_migration_confirm(src, c4, FALSE, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(xm_migration_get_state(src), ==, XM_MIGRATION_STATE_CONFIRMED);
+
+    /* exactly one copy, on host-b, paused as asked */
+    g_assert_cmpuint(count_domains(f, 0), ==, 0);
+    g_assert_cmpuint(count_domains(f, 1), ==, 1);
+    g_assert_true(f->ops[1]->info(f->b[1], ddomid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_PAUSED);
+
+    /* the source image is frozen (its guest is gone), the destination's
+     * guest is paused: the copy equals the source as at switchover */
+    sum_src = file_checksum(f->src_img);
+    sum_dst = file_checksum(f->dst_img);
+    g_assert_cmpstr(sum_dst, ==, sum_src);
+    if (!lc->heartbeat_ms && !lc->write_mib_s)
+        g_assert_cmpstr(sum_src, ==, sum_before);
+
+    xm_migration_get_stats(src, &st);
+    g_test_message("source stats: elapsed %" G_GUINT64_FORMAT " ms, downtime %"
+                   G_GUINT64_FORMAT " ms, passes %u, memory %" G_GUINT64_FORMAT
+                   ", disk sent %" G_GUINT64_FORMAT, st.elapsed_ms, st.downtime_ms,
+                   st.passes, st.memory_processed, st.disk_sent);
+    g_assert_cmpuint(st.disk_total, ==, 16 * MiB);
+    g_assert_cmpuint(st.disk_processed, ==, st.disk_total);
+    g_assert_cmpuint(st.memory_processed, >=, 32 * MiB);
+    g_assert_cmpuint(st.memory_remaining, ==, 0);
+    g_assert_cmpuint(st.data_remaining, ==, 0);
+    g_assert_cmpuint(st.data_processed, ==, st.data_total);
+    g_assert_cmpuint(st.passes, >=, 2);
+
+    if (lc->heartbeat_ms) {
+        seq_at_switch = hb_seq(f, 1, ddomid);
+        g_assert_true(f->ops[1]->unpause(f->b[1], ddomid, &err));
+        g_usleep(400000);
+        g_assert_true(f->ops[1]->pause(f->b[1], ddomid, &err));
+        g_assert_true(xm_sim_hb_scan_file(f->dst_img, &scan, &err));
+        g_assert_no_error(err);
+        {
+            g_autofree char *line = xm_sim_hb_scan_format(&scan);
+            g_test_message("heartbeats on the destination: %s", line);
+        }
+        g_assert_cmpuint(scan.missing, ==, 0);
+        g_assert_cmpuint(scan.n, >, 5);
+        g_assert_cmpuint(scan.records[scan.n - 1].seq, >, seq_at_switch);
+        g_assert_nonnull(scan.hosts);
+        g_assert_cmpstr(scan.hosts[0], ==, "host-a");
+        g_assert_cmpstr(scan.hosts[1], ==, "host-b");
+        xm_sim_hb_scan_clear(&scan);
+    }
+}
+
+static void
+wait_for_copy(XmMigration *job, guint64 bytes)
+{
+    XmMigrationStats st;
+
+    for (int i = 0; i < 400; i++) {
+        xm_migration_get_stats(job, &st);
+        if (st.state == XM_MIGRATION_STATE_PERFORMING_DISKS && st.disk_sent >= bytes)
+            return;
+        g_usleep(25000);
+    }
+    g_assert_not_reached();
+}
+
+typedef struct {
+    XmMigration *job;
+    const char *cookie;
+    gboolean ok;
+    GError *err;
+} PerformJob;
+
+static gpointer
+perform_thread(gpointer data)
+{
+    PerformJob *p = data;
+
+    p->ok = xm_migration_perform(p->job, p->cookie, NULL, &p->err);
+    return NULL;
+}
+
+/* Cancel while the disks copy: the guest keeps running on host-a, host-b
+ * has no domain and the image it created is gone. */
+static void
+test_cancel_copy(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("stayer", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    PerformJob pj = { 0 };
+    XmDomainInfo info;
+    guint64 seq;
+    GThread *t;
+    int domid;
+
+    make_image(f->src_img, 48 * MiB);
+    {
+        /* data to copy: the bulk pass over holes would be instant */
+        g_autofree char *buf = g_malloc(MiB);
+        int fd = open(f->src_img, O_WRONLY);
+        memset(buf, 0x5a, MiB);
+        for (int i = 4; i < 48; i++)
+            g_assert_cmpint(pwrite(fd, buf, MiB, i * MiB), ==, (ssize_t) MiB);
+        close(fd);
+    }
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.bandwidth_mib = 4;      /* ~10 s of copying: plenty of time to cancel */
+
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+
+    pj.job = src;
+    pj.cookie = c2;
+    t = g_thread_new("perform", perform_thread, &pj);
+    wait_for_copy(src, 2 * MiB);
+    xm_migration_cancel(src);
+    xm_migration_cancel(src);          /* idempotent */
+    g_thread_join(t);
+    g_assert_false(pj.ok);
+    g_assert_error(pj.err, XM_ERROR, XM_ERR_OPERATION_ABORTED);
+    g_clear_error(&pj.err);
+    g_assert_cmpint(xm_migration_get_state(src), ==, XM_MIGRATION_STATE_CANCELLED);
+
+    g_assert_cmpint(xm_migration_finish(dst, NULL, TRUE, NULL, &err), ==, -1);
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+    g_assert_no_error(err);
+
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    seq = hb_seq(f, 0, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+}
+
+/* Not enough space for the image: prepare fails before creating or
+ * copying anything. */
+static void
+test_no_space(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = NULL, ddef = NULL;
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *dstdir = g_path_get_dirname(f->dst_img);
+    XmMigrationParams ps, pd;
+    struct statvfs vfs;
+    guint64 size;
+    int domid;
+
+    g_assert_cmpint(statvfs(dstdir, &vfs), ==, 0);
+    size = ((guint64) vfs.f_bavail * vfs.f_frsize + 1024 * MiB) & ~(MiB - 1);
+    make_image(f->src_img, size);     /* sparse: takes no space here */
+    def = make_def("big", f->src_img, 0, 0);
+    ddef = dest_def(def, f->dst_img);
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_null(dst);
+    g_assert_null(c2);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, "not enough space"));
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, NULL));
+    g_assert_cmpuint(count_domains(f, 0), ==, 1);
+}
+
+/* Not enough free memory on the destination. */
+static void
+test_no_memory(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("fat", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    int domid;
+
+    xm_backend_free(f->b[1]);
+    f->cfg[1].sim_host_memory_mib = 16;
+    f->b[1] = xm_backend_new(&f->cfg[1], NULL, NULL, &err);
+    g_assert_no_error(err);
+    f->ops[1] = xm_backend_ops(f->b[1]);
+
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_null(dst);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, "not enough free memory"));
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+}
+
+/* copy-storage-inc needs the image to exist with the source's size. */
+static void
+test_inc_missing_image(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("inc", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    int domid = start_guest(f, def);
+
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.non_shared_disk = pd.non_shared_disk = FALSE;
+    ps.non_shared_inc = pd.non_shared_inc = TRUE;
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_null(dst);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_clear_error(&err);
+
+    make_image(f->dst_img, 8 * MiB);   /* wrong size */
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_null(dst);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, "exists with"));
+    g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_bad_params(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("p", f->src_img, 0, 0);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL;
+    XmMigrationParams p;
+    const char *disks[] = { "xvdz", NULL };
+    int domid = start_guest(f, def);
+
+    base_params(&p, TRUE);
+    p.offline = TRUE;
+    g_assert_null(xm_migration_begin(f->b[0], domid, def, &p, &c1, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_clear_error(&err);
+
+    base_params(&p, TRUE);
+    p.tls = TRUE;
+    g_assert_null(xm_migration_begin(f->b[0], domid, def, &p, &c1, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_clear_error(&err);
+
+    base_params(&p, TRUE);
+    p.migrate_disks = disks;
+    g_assert_null(xm_migration_begin(f->b[0], domid, def, &p, &c1, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_assert_nonnull(strstr(err->message, "xvdz"));
+    g_clear_error(&err);
+
+    base_params(&p, TRUE);
+    p.uri = "rdma://dst";
+    g_assert_null(xm_migration_begin(f->b[0], domid, def, &p, &c1, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_assert_null(c1);
+}
+
+static const LiveCase live_plain = { FALSE, 20, 1 };
+static const LiveCase live_quiet = { FALSE, 0, 0 };
+static const LiveCase live_tls = { TRUE, 20, 1 };
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    signal(SIGABRT, on_abort);
+#define ADD(path, data, fn) \
+    g_test_add(path, Fixture, data, setup, fn, teardown)
+    ADD("/migration/sim/live", &live_plain, test_live);
+    ADD("/migration/sim/live-source-untouched", &live_quiet, test_live);
+    ADD("/migration/sim/live-tls", &live_tls, test_live);
+    ADD("/migration/sim/cancel-during-copy", NULL, test_cancel_copy);
+    ADD("/migration/sim/no-space", NULL, test_no_space);
+    ADD("/migration/sim/no-memory", NULL, test_no_memory);
+    ADD("/migration/sim/inc-needs-image", NULL, test_inc_missing_image);
+    ADD("/migration/sim/bad-params", NULL, test_bad_params);
+    return g_test_run();
+}
