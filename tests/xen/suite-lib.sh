@@ -1,0 +1,214 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared part of the 'xen' suite's tests; source it after
+# `set -euo pipefail`. A test defines scenario functions and calls
+#
+#   xt_run_scenario NAME NHOSTS FUNCTION
+#
+# which boots NHOSTS fresh nested hosts (a, then b), runs FUNCTION, and on
+# failure collects the hosts' logs and tries again on fresh hosts (up to
+# $XEN_TRIES, default 2). Every try is reported with its time and, when it
+# failed, whether Xen's own migration code failed ("xc: error" in the logs:
+# libxc, not us) or we did. Everything started is stopped on exit, by PID.
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+: "${XENMIG_BUILDDIR:?run me through meson test (or tests/xen/run-suite)}"
+HOSTCTL=$XEN_TESTDIR/hostctl
+XEN_TRIES=${XEN_TRIES:-2}
+
+xt_skip() { echo "SKIP: $*"; exit 77; }
+xt_fail() { echo "FAIL: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || xt_skip "the Xen test bed needs root (debootstrap, chroot)"
+for p in qemu-system-x86_64 qemu-img debootstrap cpio mke2fs /usr/bin/python3; do
+    command -v "$p" > /dev/null || xt_skip "$p is not installed"
+done
+
+XT_BASE=$(mktemp -d "${TMPDIR:-/tmp}/xenmig-xen.XXXXXX")
+XT_KEEP=${XEN_KEEP_LOGS:-}
+_xt_cleanup() {
+    local rc=$? d n
+    for d in "$XT_BASE"/try*; do
+        [ -d "$d" ] || continue
+        for n in a b; do
+            XENMIG_XEN_RUN=$d "$HOSTCTL" stop "$n" 2> /dev/null || true
+        done
+        rm -f "$d"/*.qcow2
+    done
+    if [ $rc = 0 ] && [ -z "$XT_KEEP" ]; then
+        rm -rf "$XT_BASE"
+    else
+        echo "logs kept in $XT_BASE"
+    fi
+    exit $rc
+}
+trap _xt_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The cached test bed (built on first use) and this build's image.
+"$XEN_TESTDIR/build-testbed" > /dev/null
+"$XEN_TESTDIR/install-build" "$XENMIG_BUILDDIR" "$XT_BASE/build.img"
+
+# Host access for scenario functions: A/B run a bash command in the dom0 of
+# host a/b (agent port 0); A1/B1 use port 1 (for a second command at the
+# same time). Options -t SECONDS before the command.
+A() { "$HOSTCTL" run a "$@"; }
+B() { "$HOSTCTL" run b "$@"; }
+A1() { "$HOSTCTL" run a -p 1 "$@"; }
+B1() { "$HOSTCTL" run b -p 1 "$@"; }
+
+# xt_step TEXT COMMAND...: runs COMMAND, prints TEXT with its duration and
+# appends it to the try's timings; fails the scenario if COMMAND fails.
+xt_step() {
+    local text=$1 t rc=0
+    shift
+    t=$(xnow_ms)
+    "$@" || rc=$?
+    echo "  [$(xelapsed $t)s] $text$([ $rc = 0 ] || echo " FAILED (exit $rc)")"
+    echo "$text: $(xelapsed $t)s$([ $rc = 0 ] || echo " (failed)")" >> "$XENMIG_XEN_RUN/timings"
+    return $rc
+}
+
+# xt_collect HOST: copies the dom0's logs into the try's directory.
+xt_collect() {
+    local h=$1 d=$XENMIG_XEN_RUN/logs-$1
+    mkdir -p "$d"
+    "$HOSTCTL" run "$h" -p 2 -t 120 \
+        'tar -C / -cf - var/log/xen var/log/xenmig 2>/dev/null | base64 -w 0' 2> /dev/null |
+        base64 -d 2> /dev/null | tar -C "$d" -xf - 2> /dev/null || true
+    "$HOSTCTL" run "$h" -p 2 -t 60 'xl dmesg' > "$d/xl-dmesg.txt" 2> /dev/null || true
+}
+
+# xt_classify DIR: "libxc" when Xen's migration code failed, else "xenmig".
+xt_classify() {
+    if grep -r -a -q -E 'xc: error|xc: Mapping of pfn' "$1" 2> /dev/null; then
+        echo libxc
+    else
+        echo xenmig
+    fi
+}
+
+xt_run_scenario() {
+    local name=$1 nhosts=$2 fn=$3 try rc t class
+    for try in $(seq "$XEN_TRIES"); do
+        export XENMIG_XEN_RUN=$XT_BASE/try$try-$name
+        mkdir -p "$XENMIG_XEN_RUN"
+        ln -sf "$XT_BASE/build.img" "$XENMIG_XEN_RUN/build.img"
+        echo "== $name: try $try of $XEN_TRIES"
+        t=$(xnow_ms)
+        set +e
+        (
+            set -e
+            xt_step "boot host a" "$HOSTCTL" start a 1
+            if [ "$nhosts" = 2 ]; then xt_step "boot host b" "$HOSTCTL" start b 2; fi
+            "$fn"
+        )
+        rc=$?
+        set -e
+        if [ $rc = 0 ] || [ $rc = 77 ]; then
+            echo "== $name: try $try $([ $rc = 0 ] && echo passed || echo skipped) in $(xelapsed $t)s"
+            echo "-- timings:"
+            sed 's/^/   /' "$XENMIG_XEN_RUN/timings"
+        else
+            xt_collect a
+            [ "$nhosts" = 2 ] && xt_collect b
+            cp "$XENMIG_XEN_RUN"/*.console "$XENMIG_XEN_RUN/logs-a/" 2> /dev/null || true
+            class=$(xt_classify "$XENMIG_XEN_RUN")
+            echo "== $name: try $try FAILED (exit $rc) in $(xelapsed $t)s;" \
+                 "$([ "$class" = libxc ] && echo "libxc failure (xc: error in the logs: Xen's code, not ours)" ||
+                    echo "no xc: error in the logs: a xenmig (or test bed) failure")"
+            grep -r -a -h -E 'xc: error' "$XENMIG_XEN_RUN" 2> /dev/null | sort -u | head -5 | sed 's/^/   /'
+            grep -a -h -E ' error : ' "$XENMIG_XEN_RUN"/logs-*/xenmig/libvirtd.log 2> /dev/null | tail -5 | sed 's/^/   /'
+            XT_KEEP=1
+        fi
+        for h in a b; do "$HOSTCTL" stop "$h"; done
+        rm -f "$XENMIG_XEN_RUN"/*.qcow2
+        [ $rc != 0 ] || return 0
+        [ $rc != 77 ] || exit 77
+    done
+    xt_fail "$name failed in all $XEN_TRIES tries (logs in $XT_BASE)"
+}
+
+# --- the guest ---------------------------------------------------------------
+# Files of the test guest on a dom0: the busybox initramfs of
+# testbed/guest-init (heartbeat every 100 ms to console and raw disk).
+XT_IMAGES=/var/lib/xen/images
+XT_KERNEL=$XT_IMAGES/vmlinuz
+XT_INITRD=$XT_IMAGES/initrd-guest.gz
+
+# xt_guest_xml NAME TYPE(pvh|pv) DISK [DRIVER]: libvirt XML of the guest.
+# DRIVER: empty = libxl's default backend, qemu = qdisk, phy = blkback.
+xt_guest_xml() {
+    local name=$1 type=$2 disk=$3 drv=${4:-} ostype machine=
+    if [ "$type" = pvh ]; then ostype=xenpvh; machine=" machine='xenpvh'"; else ostype=linux; fi
+    cat <<EOF
+<domain type='xen'>
+  <name>$name</name>
+  <memory unit='MiB'>96</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64'$machine>$ostype</type>
+    <kernel>$XT_KERNEL</kernel>
+    <initrd>$XT_INITRD</initrd>
+    <cmdline>console=hvc0 quiet</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>preserve</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+$([ -z "$drv" ] || echo "      <driver name='$drv' type='raw'/>")
+      <source file='$disk'/>
+      <target dev='xvda' bus='xen'/>
+    </disk>
+    <console type='pty'>
+      <target type='xen' port='0'/>
+    </console>
+  </devices>
+</domain>
+EOF
+}
+
+# xt_heartbeats HOSTFN NAME: the guest's heartbeat lines ("HB seq time
+# uptime") from its console log(s) in that dom0, in file order.
+xt_heartbeats() {
+    "$1" -t 120 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | tr -d '\\r' | grep -a -E '^HB [0-9]+ '"
+}
+
+# xt_wait_heartbeats HOSTFN NAME COUNT TIMEOUT: waits until the guest's
+# console shows COUNT heartbeats more than it did when called.
+xt_wait_heartbeats() {
+    local h=$1 name=$2 more=$3 to=$4 n0 n t
+    t=$(xnow_ms)
+    n0=$(xt_heartbeats "$h" "$name" | wc -l)
+    while true; do
+        n=$(xt_heartbeats "$h" "$name" | wc -l)
+        [ "$n" -lt $((n0 + more)) ] || return 0
+        if [ $(( ($(xnow_ms) - t) / 1000 )) -ge "$to" ]; then
+            echo "no $more new heartbeats of $name within ${to}s ($n0 -> $n)" >&2
+            return 1
+        fi
+        sleep 5
+    done
+}
+
+# xt_check_sequence: reads heartbeat lines on stdin and checks that the
+# sequence numbers run 1, 2, 3... without a gap, repeat or restart; prints
+# the count, the largest step of the guest's wall time (its downtime seen
+# from inside, in seconds) and where it happened.
+xt_check_sequence() {
+    awk '
+        $1 != "HB" { next }
+        {
+            seq = $2 + 0; t = $3 + 0
+            if (n > 0 && seq != last + 1) {
+                printf "heartbeat sequence broken: %d after %d\n", seq, last; bad = 1; exit 1
+            }
+            if (n > 0 && t - lt > gap) { gap = t - lt; at = seq }
+            n++; last = seq; lt = t
+        }
+        END {
+            if (bad) exit 1
+            if (n == 0) { print "no heartbeats"; exit 1 }
+            printf "heartbeats=%d last=%d max_gap=%.3fs at_seq=%d\n", n, last, gap, at
+        }'
+}
