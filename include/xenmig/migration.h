@@ -83,7 +83,8 @@ typedef enum {
  * XmMigrationParams:
  * @live: keep the guest running while memory is sent (VIR_MIGRATE_LIVE)
  * @offline: the guest is paused before its memory is sent (no live
- *   phase); disks are still copied first
+ *   phase, as without @live); disks are still copied first. Migrating
+ *   an inactive domain's definition alone is the driver's business.
  * @paused: leave the destination guest paused (VIR_MIGRATE_PAUSED)
  * @persist_dest: informational for the driver (it defines the domain)
  * @undefine_source: informational for the driver (it undefines)
@@ -91,8 +92,9 @@ typedef enum {
  *   missing images (VIR_MIGRATE_NON_SHARED_DISK)
  * @non_shared_inc: copy the chosen disks onto images that must already
  *   exist on the destination with the right size (NON_SHARED_INC)
- * @sync_writes: mirror guest writes synchronously once the bulk copy is
- *   done (needs a tracked datapath; scan-mode disks converge by passes)
+ * @sync_writes: accepted; synchronous mirroring needs the tracked
+ *   datapath, which sim and Xen disks do not have yet, so disks are
+ *   copied in scan mode (passes, the last one with the guest suspended)
  * @tls: memory channel over TLS and disks over NBD TLS, both sides
  *   verifying the peer against @tls_dir's CA
  * @auto_converge: accepted; passes already switch strategy by themselves
@@ -281,7 +283,8 @@ gboolean xm_migration_perform(XmMigration *job, const char *cookie_in,
  * destroys the half-made domain, deletes the images prepare created and
  * closes the endpoints.
  *
- * Returns: the destination domid, or -1.
+ * Returns: the destination domid, or -1 (with @cancelled: always -1, and
+ * @error is left unset).
  */
 int xm_migration_finish(XmMigration *job, const char *cookie_in,
                         gboolean cancelled, char **cookie_out, GError **error);

@@ -85,10 +85,18 @@ start_mirrors(XmMigration *job, const XmCookie *in, GError **error)
         opts.timeout_s = 30;
         d->owner = job;
         d->pass_start_sent = g_array_new(FALSE, TRUE, sizeof(guint64));
-        d->mirror = xm_mirror_job_new(d->source_path, uri, &opts, error);
-        if (!d->mirror)
-            return FALSE;
-        xm_mirror_job_set_progress_callback(d->mirror, on_progress, d);
+        {
+            XmMirrorJob *m = xm_mirror_job_new(d->source_path, uri, &opts, error);
+            if (!m)
+                return FALSE;
+            xm_mirror_job_set_progress_callback(m, on_progress, d);
+            /* published under the lock: stats and cancel read it */
+            g_mutex_lock(&job->lock);
+            d->mirror = m;
+            g_mutex_unlock(&job->lock);
+            if (xm_migration_is_cancelled(job))
+                xm_mirror_job_cancel(m);
+        }
         g_debug("disk %s: mirroring %s to %s", d->target, d->source_path, uri);
     }
     xm_migration_apply_bandwidth(job);

@@ -202,13 +202,14 @@ xm_migration_cancel(XmMigration *job)
      * and the source's pump, and the peer sees the end at once. */
     if (ch)
         xm_channel_shutdown(ch);
-    g_mutex_unlock(&job->lock);
-    g_debug("migration of '%s': cancel requested", job->def->name);
-    g_cancellable_cancel(job->cancellable);
+    /* never blocks: safe under the lock, which keeps the mirrors alive */
     for (size_t i = 0; i < job->ndisks; i++) {
         if (job->disks[i].mirror)
             xm_mirror_job_cancel(job->disks[i].mirror);
     }
+    g_mutex_unlock(&job->lock);
+    g_debug("migration of '%s': cancel requested", job->def->name);
+    g_cancellable_cancel(job->cancellable);
 }
 
 void

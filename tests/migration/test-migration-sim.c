@@ -231,7 +231,25 @@ typedef struct {
     gboolean tls;
     guint heartbeat_ms;
     guint64 write_mib_s;
+    gboolean not_live;
+    gboolean intruder;      /* someone with a wrong secret knocks first */
 } LiveCase;
+
+/* Connects to the memory endpoint named in @cookie with a wrong secret. */
+static void
+knock(const char *cookie, const char *tls_dir)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmCookie) c = xm_cookie_parse(cookie, strlen(cookie), &err);
+    guint8 guess[XM_COOKIE_SECRET_BYTES];
+    XmChannel *ch;
+
+    g_assert_no_error(err);
+    xm_channel_secret_generate(guess);
+    ch = xm_channel_connect(c->mem_host, c->mem_port, guess, tls_dir, 5000, NULL, &err);
+    g_assert_null(ch);
+    g_assert_error(err, XM_ERROR, XM_ERR_AUTH_FAILED);
+}
 
 /* begin → prepare → perform → finish → confirm, then the guest must run
  * on host-b only, with every heartbeat, on a copy equal to the source. */
@@ -281,6 +299,8 @@ test_live(Fixture *f, gconstpointer data)
     pd.paused = TRUE;         /* compare the images before the guest runs on */
     ps.tls = pd.tls = lc->tls;
     ps.tls_dir = pd.tls_dir = f->pki;
+    if (lc->not_live)
+        ps.live = pd.live = FALSE;
 
     src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
     g_assert_no_error(err);
@@ -293,6 +313,10 @@ test_live(Fixture *f, gconstpointer data)
     g_assert_true(g_str_has_prefix(uri, "tcp://127.0.0.1:"));
     g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_IS_REGULAR));
     g_assert_nonnull(strstr(c2, f->dst_img));
+    if (lc->tls)
+        g_assert_nonnull(strstr(c2, "tls='yes'"));
+    if (lc->intruder)
+        knock(c2, f->pki);
 
     g_assert_true(xm_migration_perform(src, c2, &c3, &err));
     g_assert_no_error(err);
@@ -330,6 +354,9 @@ test_live(Fixture *f, gconstpointer data)
     g_assert_cmpuint(st.data_remaining, ==, 0);
     g_assert_cmpuint(st.data_processed, ==, st.data_total);
     g_assert_cmpuint(st.passes, >=, 2);
+    xm_migration_get_stats(dst, &st);
+    g_assert_cmpuint(st.refused_connections, ==, lc->intruder ? 1 : 0);
+    g_assert_cmpuint(st.memory_processed, >=, 32 * MiB);
 
     if (lc->heartbeat_ms) {
         seq_at_switch = hb_seq(f, 1, ddomid);
@@ -576,9 +603,105 @@ test_bad_params(Fixture *f, gconstpointer data)
     g_assert_null(c1);
 }
 
-static const LiveCase live_plain = { FALSE, 20, 1 };
-static const LiveCase live_quiet = { FALSE, 0, 0 };
-static const LiveCase live_tls = { TRUE, 20, 1 };
+static const LiveCase live_plain = { FALSE, 20, 1, FALSE, FALSE };
+static const LiveCase live_quiet = { FALSE, 0, 0, FALSE, FALSE };
+static const LiveCase live_tls = { TRUE, 20, 1, FALSE, FALSE };
+static const LiveCase not_live = { FALSE, 20, 1, TRUE, FALSE };
+static const LiveCase intruder = { FALSE, 20, 1, FALSE, TRUE };
+static const LiveCase intruder_tls = { TRUE, 20, 1, FALSE, TRUE };
+
+/* Cancel while memory flows (slowed by the bandwidth limit): the guest
+ * runs on at the source, the destination's half is gone. */
+static void
+test_cancel_memory(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("stayer", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    XmMigrationStats st;
+    PerformJob pj = { 0 };
+    XmDomainInfo info;
+    guint64 seq;
+    GThread *t;
+    int domid, i;
+
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.bandwidth_mib = 8;      /* memory gets half: 32 MiB take ~8 s */
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    pj.job = src;
+    pj.cookie = c2;
+    t = g_thread_new("perform", perform_thread, &pj);
+    for (i = 0; i < 600; i++) {
+        xm_migration_get_stats(src, &st);
+        if (st.state == XM_MIGRATION_STATE_PERFORMING_MEMORY && st.memory_processed > 2 * MiB)
+            break;
+        g_usleep(25000);
+    }
+    g_assert_cmpint(i, <, 600);
+    g_assert_cmpuint(st.memory_remaining, >, 0);
+    xm_migration_cancel(src);
+    g_thread_join(t);
+    g_assert_false(pj.ok);
+    g_assert_error(pj.err, XM_ERROR, XM_ERR_OPERATION_ABORTED);
+    g_clear_error(&pj.err);
+
+    /* the destination learns it from its finish */
+    g_assert_cmpint(xm_migration_finish(dst, NULL, FALSE, NULL, &err), ==, -1);
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+    g_assert_no_error(err);
+
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    seq = hb_seq(f, 0, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+}
+
+/* Nobody comes: the destination gives up after its timeout, closes its
+ * endpoints and deletes what it created. */
+static void
+test_dest_timeout(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("lonely", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL;
+    XmMigrationParams ps, pd;
+    int domid = start_guest(f, def);
+
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    pd.connect_timeout_s = 1;
+    ps.connect_timeout_s = 2;
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(xm_migration_finish(dst, NULL, FALSE, NULL, &err), ==, -1);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_TIMEOUT);
+    g_clear_error(&err);
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+
+    /* a source arriving late finds the door shut and keeps its guest */
+    g_assert_false(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_nonnull(err);
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, NULL));
+    g_assert_cmpuint(count_domains(f, 0), ==, 1);
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+}
 
 int
 main(int argc, char **argv)
@@ -590,7 +713,12 @@ main(int argc, char **argv)
     ADD("/migration/sim/live", &live_plain, test_live);
     ADD("/migration/sim/live-source-untouched", &live_quiet, test_live);
     ADD("/migration/sim/live-tls", &live_tls, test_live);
+    ADD("/migration/sim/not-live", &not_live, test_live);
+    ADD("/migration/sim/intruder-refused", &intruder, test_live);
+    ADD("/migration/sim/intruder-refused-tls", &intruder_tls, test_live);
     ADD("/migration/sim/cancel-during-copy", NULL, test_cancel_copy);
+    ADD("/migration/sim/cancel-during-memory", NULL, test_cancel_memory);
+    ADD("/migration/sim/destination-timeout", NULL, test_dest_timeout);
     ADD("/migration/sim/no-space", NULL, test_no_space);
     ADD("/migration/sim/no-memory", NULL, test_no_memory);
     ADD("/migration/sim/inc-needs-image", NULL, test_inc_missing_image);
