@@ -2,8 +2,10 @@
 # The destination server is killed (SIGKILL) in the middle of a copy: the tool
 # ends with exit 1 and a clear message (naming an error or the destination),
 # well before a 60 s bound — never a hang and never a "done".
-#   e2e-dest-dies.sh nbdkit | qemu-nbd | serve | mirror
-# (mirror: the `mirror` command with an nbdkit destination)
+#   e2e-dest-dies.sh nbdkit | qemu-nbd | serve | mirror | frozen
+# (mirror: the `mirror` command with an nbdkit destination; frozen: nbdkit
+# is not killed but stopped with SIGSTOP — connection open, no answers — and
+# the tool must still give up within the 60 s bound)
 . "$(dirname "$0")/e2e-lib.sh"
 need nbdkit qemu-nbd
 need_tool
@@ -12,10 +14,10 @@ peer=${1:-nbdkit}
 make_random_image "$T/src.img" 32
 truncate -s 32M "$T/dst.img"
 case $peer in
-    nbdkit|mirror) start_nbdkit_file "$T/dst.img" "$T/dst.sock"; spid=$NBDKIT_PID ;;
+    nbdkit|mirror|frozen) start_nbdkit_file "$T/dst.img" "$T/dst.sock"; spid=$NBDKIT_PID ;;
     qemu-nbd)      start_qemu_nbd "$T/dst.img" "$T/dst.sock"; spid=$QNBD_PID ;;
     serve)         start_serve "$T/dst.img" "$T/serve.out" --unix "$T/dst.sock"; spid=$SERVE_PID ;;
-    *) fail "usage: $0 nbdkit|qemu-nbd|serve|mirror" ;;
+    *) fail "usage: $0 nbdkit|qemu-nbd|serve|mirror|frozen" ;;
 esac
 dest="nbd+unix:///?socket=$T/dst.sock"
 
@@ -33,9 +35,13 @@ wait_for progress_started "$pid" "$T/progress" || fail "no progress in 10 s" "$T
 sleep 1
 kill -0 "$pid" 2>/dev/null || fail "the copy ended before the server could be killed" "$T/err" "$T/progress"
 
-kill -KILL "$spid"
-wait "$spid" 2>/dev/null || true
-untrack "$spid"
+if [ "$peer" = frozen ]; then
+    kill -STOP "$spid"   # the cleanup trap resumes and stops it
+else
+    kill -KILL "$spid"
+    wait "$spid" 2>/dev/null || true
+    untrack "$spid"
+fi
 t0=$SECONDS
 wait_exit "$pid" 60
 log "tool exited $EXIT_RC $((SECONDS - t0)) s after the destination died"
