@@ -115,7 +115,8 @@ src_begin(XmDomObj *dom, const XmMigrateArgs *args, unsigned int flags,
     if (old) {
         /* A Begin whose client went away before Perform leaves its job in
          * state BEGIN; nothing ran yet, so a new Begin replaces it. */
-        if (old->job && xm_migration_get_state(old->job) != XM_MIGRATION_STATE_BEGIN) {
+        if (old->busy ||
+            (old->job && xm_migration_get_state(old->job) != XM_MIGRATION_STATE_BEGIN)) {
             XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
                       _("domain is already being migrated"));
             return NULL;
@@ -184,10 +185,12 @@ src_perform(XmDomObj *dom, const char *cookiein, char **cookie)
 {
     g_autoptr(GError) err = NULL;
     XmMigrateEntry *e = xm_migrate_lookup(dom->uuid, XM_MIGRATE_OUT);
+    gboolean ok;
 
-    if (!e) {
+    if (!e || e->busy) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
-                  _("no migration of this domain was begun"));
+                  e ? _("the migration of this domain is already being performed")
+                    : _("no migration of this domain was begun"));
         return FALSE;
     }
     if (!e->job)        /* offline: nothing to send */
@@ -197,7 +200,14 @@ src_perform(XmDomObj *dom, const char *cookiein, char **cookie)
         xm_migrate_unregister(dom->uuid, XM_MIGRATE_OUT, FALSE);
         return FALSE;
     }
-    if (!xm_migration_perform(e->job, cookiein, cookie, &err)) {
+    /* The domain stays reachable (lookups, info, job info, abort) while
+     * the data flows; the busy flag keeps Begin and Confirm off this job. */
+    e->busy = TRUE;
+    g_mutex_unlock(&dom->lock);
+    ok = xm_migration_perform(e->job, cookiein, cookie, &err);
+    g_mutex_lock(&dom->lock);
+    e->busy = FALSE;
+    if (!ok) {
         XM_REPORT_GERROR(err);
         xm_migrate_unregister(dom->uuid, XM_MIGRATE_OUT, FALSE);
         return FALSE;
@@ -221,9 +231,10 @@ src_confirm(XmDomObj *dom, const char *cookiein, unsigned int flags,
     XmMigrateEntry *e = xm_migrate_lookup(dom->uuid, XM_MIGRATE_OUT);
     gboolean was_paused_by_us, had_job;
 
-    if (!e) {
+    if (!e || e->busy) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
-                  _("no migration of this domain is in progress"));
+                  e ? _("the migration of this domain is still being performed")
+                    : _("no migration of this domain is in progress"));
         return FALSE;
     }
     was_paused_by_us = dom->state == XM_DOMSTATE_PAUSED &&

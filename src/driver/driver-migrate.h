@@ -69,6 +69,10 @@ typedef struct {
     uint8_t uuid[16];
     XmMigrateSide side;
     XmMigration *job;
+    /* source: Perform runs with the domain unlocked (lookups of the domain
+     * must not wait for the whole transfer); set and read under the domain
+     * lock, it keeps the other phases off the job meanwhile */
+    gboolean busy;
     unsigned int flags;
     gint64 start_us;
     /* destination: the object made by Prepare (referenced) and whether
@@ -151,6 +155,26 @@ virDomainPtr xmDomainMigrateFinish3Params(virConnectPtr dconn,
                                           const char *cookiein, int cookieinlen,
                                           char **cookieout, int *cookieoutlen,
                                           unsigned int flags, int cancelled);
+
+/* driver-migrate-compat.c */
+char *xmDomainMigrateBegin3(virDomainPtr vdom, const char *xmlin, char **cookieout,
+                            int *cookieoutlen, unsigned long flags, const char *dname,
+                            unsigned long resource);
+int xmDomainMigratePrepare3(virConnectPtr dconn, const char *cookiein, int cookieinlen,
+                            char **cookieout, int *cookieoutlen, const char *uri_in,
+                            char **uri_out, unsigned long flags, const char *dname,
+                            unsigned long resource, const char *dom_xml);
+int xmDomainMigratePerform3(virDomainPtr vdom, const char *xmlin, const char *cookiein,
+                            int cookieinlen, char **cookieout, int *cookieoutlen,
+                            const char *dconnuri, const char *uri, unsigned long flags,
+                            const char *dname, unsigned long resource);
+virDomainPtr xmDomainMigrateFinish3(virConnectPtr dconn, const char *dname,
+                                    const char *cookiein, int cookieinlen,
+                                    char **cookieout, int *cookieoutlen,
+                                    const char *dconnuri, const char *uri,
+                                    unsigned long flags, int cancelled);
+int xmDomainMigrateConfirm3(virDomainPtr vdom, const char *cookiein, int cookieinlen,
+                            unsigned long flags, int cancelled);
 
 /* driver-migrate-jobs.c */
 int xmDomainAbortJobAny(virDomainPtr vdom);

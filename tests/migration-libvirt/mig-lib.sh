@@ -1,0 +1,75 @@
+# Sourced by the migration tests: a two-host lab (tests/lab/lab-lib.sh does
+# the lab directory and the cleanup trap) and helpers to start a sim guest
+# on host 1, run virsh inside a host and check where the guest runs.
+. "$(dirname "$0")/../lab/lab-lib.sh"
+
+SIM_GUEST="$XENMIG_BUILDDIR/src/backend/xenmig-sim-guest"
+DST_URI=xen+tcp://xenmig-host2/system
+
+# Two hosts; U1 and U2 are their URIs as seen from this machine.
+mig_up() {
+    require_module
+    lab up 2 > "$LAB_DIR/uris"
+    mapfile -t uris < "$LAB_DIR/uris"
+    U1=${uris[0]} U2=${uris[1]}
+}
+
+# mig_guest NAME [lab guest options...]: defines and starts NAME on host 1.
+mig_guest() {
+    local name=$1
+    shift
+    lab guest "$name" --host 1 "$@" > "$LAB_DIR/$name.xml"
+    virsh -q -c "$U1" define "$LAB_DIR/$name.xml" > /dev/null || fail "define $name"
+    virsh -q -c "$U1" start "$name" > /dev/null || fail "start $name"
+}
+
+# Host i's view of an image: its private storage seen from the machine.
+img() { echo "$LAB_DIR/host$1/storage/$2"; }
+
+# virsh inside host 1 (where "virsh migrate" runs, as an admin would).
+virsh1() { lab exec 1 -- virsh "$@"; }
+
+# The domain's state on a host, empty when the host does not know it.
+state_on() { { virsh -q -c "$1" domstate "$2" 2>/dev/null || true; } | head -n1; }
+
+# Fails unless NAME runs on host 2 and is not running on host 1.
+assert_on_dest() {
+    local name=$1 s1 s2
+    s2=$(state_on "$U2" "$name")
+    [ "$s2" = running ] || fail "$name is '$s2' on host 2, not running"
+    s1=$(state_on "$U1" "$name")
+    case "$s1" in
+        running|paused|"in shutdown") fail "$name is still '$s1' on host 1" ;;
+    esac
+    if virsh -q -c "$U1" list --name | grep -qx "$name"; then
+        fail "host 1 lists $name as active"
+    fi
+}
+
+# Fails unless NAME runs on host 1 only and host 2 has neither the domain
+# nor the image FILE (the images the destination created are removed).
+assert_on_source() {
+    local name=$1 file=$2 s1
+    s1=$(state_on "$U1" "$name")
+    [ "$s1" = running ] || fail "$name is '$s1' on host 1, not running"
+    if virsh -q -c "$U2" list --all --name | grep -qx "$name"; then
+        fail "host 2 still knows $name"
+    fi
+    [ ! -e "$(img 2 "$file")" ] || fail "host 2 kept the image $file it created"
+}
+
+# heartbeat_ok IMAGE: the guest's heartbeat has no gap in its sequence and
+# was written on both hosts; prints heartbeat-check's line (with the gap).
+heartbeat_ok() {
+    local out
+    out=$("$SIM_GUEST" heartbeat-check "$1") || fail "heartbeat-check: $out"
+    case "$out" in
+        *missing=0*) ;;
+        *) fail "heartbeat has missing records: $out" ;;
+    esac
+    case "$out" in
+        *xenmig-host1*xenmig-host2*|*xenmig-host2*xenmig-host1*) ;;
+        *) fail "heartbeat not written on both hosts: $out" ;;
+    esac
+    echo "heartbeat: $out"
+}
