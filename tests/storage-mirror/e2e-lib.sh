@@ -272,8 +272,8 @@ wait_exit() {
 # --- writer -----------------------------------------------------------------
 
 # A guest stand-in: qemu-io writing random data (from pattern files of random
-# bytes; some writes small and unaligned), zeros and discards at random
-# offsets inside [0, RANGE) of URI until
+# bytes; some with FUA, some small and unaligned), zeros and discards at
+# random offsets inside [0, RANGE) of URI, each batch ending with a flush, until
 # STOPFILE exists, pausing $WRITER_PAUSE seconds between batches when set.
 # Each qemu-io run connects anew.  Appends "bytes N" per
 # batch and "error ..." on failure to LOG.
@@ -291,8 +291,10 @@ writer() {
             len=$(( (RANDOM % (maxk / 4) + 1) * 4096 ))
             off=$(( ((RANDOM << 15 | RANDOM) % ((range - len) / 4096 + 1)) * 4096 ))
             op=$((RANDOM % 10))
-            if [ $op -lt 7 ]; then
+            if [ $op -lt 6 ]; then
                 args+=(-c "write -q -s $T/pat$((RANDOM % 4)) $off $len")
+            elif [ $op -lt 7 ]; then
+                args+=(-c "write -q -f -s $T/pat$((RANDOM % 4)) $off $len")   # FUA
             elif [ $op -lt 8 ]; then
                 # small and unaligned: must dirty the blocks it touches
                 args+=(-c "write -q -s $T/pat$((RANDOM % 4)) $((off + RANDOM % (len - 700))) $((RANDOM % 700 + 1))")
@@ -303,6 +305,7 @@ writer() {
             fi
             bytes=$((bytes + len))
         done
+        args+=(-c flush)
         if qemu-io -f raw "$uri" "${args[@]}" >>"$wlog.out" 2>&1; then
             echo "bytes $bytes $(date +%s.%N)" >>"$wlog"
             [ -z "${WRITER_PAUSE:-}" ] || sleep "$WRITER_PAUSE"
