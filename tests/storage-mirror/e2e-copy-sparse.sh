@@ -31,9 +31,7 @@ start_nbdkit_file "$T/dst.img" "$T/dst.sock" --filter=stats statsfile="$T/stats"
 "$XM" copy "$T/src.img" "nbd+unix:///?socket=$T/dst.sock" --connections 4 \
     --progress=fd:3 3>"$T/progress" >"$T/out" 2>"$T/err" || fail "copy exited $?" "$T/err"
 stop_pid "$NBDKIT_PID"   # writes the stats file
-wire=$(awk 'BEGIN { m["bytes"] = 1; m["KiB"] = 1024; m["MiB"] = 1048576; m["GiB"] = 1073741824 }
-            /^write:/ { u = $7; sub(/,$/, "", u); printf "%.0f", $6 * m[u]; f = 1 }
-            END { if (!f) printf "0" }' "$T/stats")
+wire=$(stats_write_bytes "$T/stats")
 log "the destination received $wire bytes as WRITE payload"
 [ "$wire" -le $((data + data / 20)) ] ||
     fail "the destination received $wire bytes of WRITE payload for $data bytes of data: zeros were sent as data" "$T/stats"

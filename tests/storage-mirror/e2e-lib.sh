@@ -175,6 +175,14 @@ make_pki() {
     cp "$1/good/ca-cert.pem" "$1/noclientcert/"
 }
 
+# stats_write_bytes FILE: bytes of WRITE payload counted by nbdkit's stats
+# filter (statsfile=FILE, written when nbdkit exits); 0 when none.
+stats_write_bytes() {
+    awk 'BEGIN { m["bytes"] = 1; m["KiB"] = 1024; m["MiB"] = 1048576; m["GiB"] = 1073741824 }
+         /^write:/ { u = $7; sub(/,$/, "", u); printf "%.0f", $6 * m[u]; f = 1 }
+         END { if (!f) printf "0" }' "$1"
+}
+
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 assert_identical() { # src dest [logs...]

@@ -24,7 +24,8 @@ cp --sparse=always "$T/src.img" "$T/dst.img"
 if [ "$how" = state ]; then
     start_qemu_nbd "$T/dst.img" "$T/dst.sock"
 else
-    start_nbdkit_file "$T/dst.img" "$T/dst.sock"
+    # the stats filter counts what really arrives as data
+    start_nbdkit_file "$T/dst.img" "$T/dst.sock" --filter=stats statsfile="$T/stats"
 fi
 dest="nbd+unix:///?socket=$T/dst.sock"
 opts=(--block-size "$bs")
@@ -79,4 +80,12 @@ assert_identical "$T/src.img" "$T/dst.img" "$T/changed.err"
 run_sync again
 [ "$sent" -le "$bs" ] || fail "a sync with nothing changed sent $sent bytes" "$T/again.err"
 assert_identical "$T/src.img" "$T/dst.img" "$T/again.err"
+if [ "$how" = dest ]; then
+    # Both passes together, as seen by the destination server.
+    stop_pid "$NBDKIT_PID"
+    wire=$(stats_write_bytes "$T/stats")
+    log "the destination received $wire bytes of WRITE payload over both passes"
+    [ "$wire" -ge "$lo" ] && [ "$wire" -le "$hi" ] ||
+        fail "the destination received $wire bytes of WRITE payload, expected $lo..$hi" "$T/stats"
+fi
 log "PASS ($how)"
