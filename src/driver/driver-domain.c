@@ -248,11 +248,13 @@ xmDomainUndefineFlags(virDomainPtr vdom, unsigned int flags)
     int ret = -1;
 
     /* No NVRAM or TPM state exists for this driver's guests: the NVRAM
-     * flags are accepted (libvirt's libxl driver does) and change nothing. */
+     * flags are accepted and change nothing (libvirt's libxl driver refuses
+     * them, which breaks clients such as nova that pass NVRAM for any
+     * guest with firmware); contradictory ones are refused as qemu does. */
     XM_CHECK_FLAGS(VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_NVRAM |
                    VIR_DOMAIN_UNDEFINE_KEEP_NVRAM, -1);
     if ((flags & VIR_DOMAIN_UNDEFINE_NVRAM) && (flags & VIR_DOMAIN_UNDEFINE_KEEP_NVRAM)) {
-        XM_REPORT(VIR_ERR_INVALID_ARG, "%s",
+        XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
                   _("cannot both keep and delete nvram"));
         return -1;
     }

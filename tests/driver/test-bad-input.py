@@ -75,6 +75,9 @@ def bad_flags():
             e = expect_error(E.VIR_ERR_INVALID_ARG, fn, *args, domain=E.VIR_FROM_LIBXL)
             assert 'unsupported flags' in e.get_error_message(), e.get_error_message()
         assert snapshot(c) == before
+        expect_error(E.VIR_ERR_OPERATION_INVALID, dom.undefineFlags,
+                     E.VIR_DOMAIN_UNDEFINE_NVRAM | E.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM)
+        assert snapshot(c) == before
         dom.create()
         for fn, *args in [(dom.shutdownFlags, BAD_FLAG), (dom.reboot, BAD_FLAG),
                           (dom.destroyFlags, BAD_FLAG),
