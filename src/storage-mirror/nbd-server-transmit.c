@@ -52,7 +52,6 @@ typedef struct {
     GCond cond;
     guint inflight;
     guint64 inflight_bytes;
-    guint idle_workers;
     XmNbdDataCache cache;
 } Transmit;
 
@@ -458,33 +457,22 @@ static gpointer
 worker_main(gpointer data)
 {
     Transmit *t = data;
+    Job *job;
 
-    for (;;) {
-        Job *job;
-
-        g_mutex_lock(&t->lock);
-        t->idle_workers++;
-        g_mutex_unlock(&t->lock);
-        job = g_async_queue_pop(t->queue);
-        g_mutex_lock(&t->lock);
-        t->idle_workers--;
-        g_mutex_unlock(&t->lock);
-        if (job == &stop_job)
-            return NULL;
+    while ((job = g_async_queue_pop(t->queue)) != &stop_job)
         run_job(t, job);
-    }
+    return NULL;
 }
 
-/* Hands @job to a worker, starting one if all are busy. */
+/* Hands @job to a worker, starting one unless a worker is idle. */
 static void
 dispatch(Transmit *t, Job *job)
 {
-    gboolean more;
-
-    g_mutex_lock(&t->lock);
-    more = t->idle_workers == 0 && t->n_workers < WORKERS;
-    g_mutex_unlock(&t->lock);
-    if (more) {
+    /* The queue's length is its items minus the workers waiting in it:
+     * below zero, a waiting worker takes @job at once. Otherwise every
+     * worker is busy (or already claimed), and @job must not wait behind
+     * a request that may itself wait for it (a blocking hook). */
+    if (g_async_queue_length(t->queue) >= 0 && t->n_workers < WORKERS) {
         g_autoptr(GError) err = NULL;
         GThread *w = g_thread_try_new("nbd-worker", worker_main, t, &err);
 
