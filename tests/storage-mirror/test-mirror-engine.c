@@ -79,17 +79,34 @@ wait_socket(Fixture *f)
     g_error("the peer on %s did not come up", f->sock);
 }
 
-/* nbdkit on a unix socket; @plugin_args e.g. "memory", "16M" */
+/* nbdkit on a unix socket with extra arguments (filters, plugin, its
+ * parameters) */
+static void
+start_nbdkit_argv(Fixture *f, const char *const *args)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+
+    g_ptr_array_add(argv, (gpointer)"nbdkit");
+    g_ptr_array_add(argv, (gpointer)"-f");
+    g_ptr_array_add(argv, (gpointer)"--exit-with-parent");
+    g_ptr_array_add(argv, (gpointer)"-U");
+    g_ptr_array_add(argv, f->sock);
+    for (; *args; args++)
+        g_ptr_array_add(argv, (gpointer)*args);
+    g_ptr_array_add(argv, NULL);
+    f->peer = g_subprocess_newv((const char *const *)argv->pdata,
+                                G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err);
+    g_assert_no_error(err);
+    wait_socket(f);
+}
+
 static void
 start_nbdkit(Fixture *f, const char *plugin, const char *arg)
 {
-    g_autoptr(GError) err = NULL;
+    const char *args[] = { plugin, arg, NULL };
 
-    f->peer = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &err,
-                               "nbdkit", "-f", "--exit-with-parent", "-U", f->sock,
-                               plugin, arg, NULL);
-    g_assert_no_error(err);
-    wait_socket(f);
+    start_nbdkit_argv(f, args);
 }
 
 static void
@@ -268,6 +285,72 @@ test_dest_dies(Fixture *f, gconstpointer data)
     g_assert_cmpint(p.phase, ==, XM_MIRROR_PHASE_FAILED);
 }
 
+/* a peer that stops answering ends the job after the timeout, no hang */
+static void
+test_stalled_peer(Fixture *f, gconstpointer data)
+{
+    const char *args[] = { "--filter=delay", "memory", "16M", "wdelay=60", NULL };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmMirrorJob) job = NULL;
+    XmMirrorOptions o = { .mode = XM_MIRROR_SCAN, .timeout_s = 2 };
+    gint64 t0 = g_get_monotonic_time();
+
+    write_pattern(f->src, 4 * MiB, 10);
+    start_nbdkit_argv(f, args);
+    job = xm_mirror_job_new(f->src, f->uri, &o, &err);
+    g_assert_no_error(err);
+    xm_mirror_job_start(job, &err);
+    g_assert_no_error(err);
+    g_assert_false(xm_mirror_job_complete(job, NULL, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_TIMEOUT);
+    g_assert_nonnull(strstr(err->message, "did not answer"));
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 20 * G_USEC_PER_SEC);
+}
+
+/* NBD errors from the destination fail the job with the server's errno */
+static void
+test_write_errors(Fixture *f, gconstpointer data)
+{
+    const char *args[] = { "--filter=error", "memory", "16M", "error=EIO",
+                           "error-pwrite-rate=1", NULL };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmMirrorJob) job = NULL;
+    XmMirrorOptions o = { .mode = XM_MIRROR_SCAN };
+    XmMirrorProgress p;
+
+    write_pattern(f->src, 8 * MiB, 11);
+    start_nbdkit_argv(f, args);
+    job = xm_mirror_job_new(f->src, f->uri, &o, &err);
+    g_assert_no_error(err);
+    xm_mirror_job_start(job, &err);
+    g_assert_no_error(err);
+    g_assert_false(xm_mirror_job_complete(job, NULL, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_WRITE_FAILED);
+    g_assert_nonnull(strstr(err->message, g_strerror(EIO)));
+    xm_mirror_job_get_progress(job, &p);
+    g_assert_cmpint(p.phase, ==, XM_MIRROR_PHASE_FAILED);
+}
+
+/* a server without WRITE_ZEROES gets zeros as data, and the copy is right */
+static void
+test_no_write_zeroes(Fixture *f, gconstpointer data)
+{
+    const char *args[] = { "--filter=nozero", "memory", "16M", NULL };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmMirrorJob) job = NULL;
+    XmMirrorOptions o = { .mode = XM_MIRROR_SCAN, .verify = TRUE };
+    XmMirrorResult res = { 0 };
+
+    write_pattern(f->src, 16 * MiB, 12);
+    start_nbdkit_argv(f, args);
+    job = xm_mirror_job_new(f->src, f->uri, &o, &err);
+    xm_mirror_job_start(job, &err);
+    g_assert_no_error(err);
+    g_assert_true(xm_mirror_job_complete(job, &res, &err));
+    g_assert_no_error(err);
+    g_assert_true(res.verified);
+}
+
 /* scan passes: a later pass sends only what changed */
 static void
 test_scan_second_pass(Fixture *f, gconstpointer data)
@@ -429,6 +512,9 @@ main(int argc, char **argv)
     ADD("dest-too-small", test_dest_too_small, NULL);
     ADD("cancel", test_cancel, NULL);
     ADD("dest-dies", test_dest_dies, NULL);
+    ADD("stalled-peer", test_stalled_peer, NULL);
+    ADD("write-errors", test_write_errors, NULL);
+    ADD("no-write-zeroes", test_no_write_zeroes, NULL);
     ADD("scan-second-pass", test_scan_second_pass, NULL);
     ADD("tracked-background", test_tracked, GINT_TO_POINTER(FALSE));
     ADD("tracked-sync", test_tracked, GINT_TO_POINTER(TRUE));
