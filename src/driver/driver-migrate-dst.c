@@ -124,6 +124,9 @@ dst_prepare(const XmMigrateArgs *args, const char *cookiein, unsigned int flags,
             return -1;
         }
         *cookie = g_steal_pointer(&c);
+        /* libvirt's client wants a URI even when Perform is skipped */
+        if (uri_out)
+            *uri_out = g_strdup_printf("tcp://%s", g_get_host_name());
         return 0;
     }
 
