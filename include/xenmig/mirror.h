@@ -80,6 +80,9 @@ typedef enum {
  *   for nbds:// destinations (NULL: libnbd's default)
  * @auto_sync: tracked: enter synchronous mode by itself when a pass does
  *   not shrink the dirty set enough
+ * @auto_sync_ratio: with @auto_sync: a pass that leaves more than this
+ *   fraction of the dirty bytes it started with does not converge
+ *   (0: 0.75); synchronous mode also starts after ten dirty passes
  * @compare_dest: scan: the first pass reads the destination and sends
  *   only blocks that differ (re-sync onto an existing copy)
  * @state_file: scan: block hash table to load (if it exists) instead of
@@ -100,6 +103,7 @@ typedef struct {
     guint64 granularity;
     const char *tls_dir;
     gboolean auto_sync;
+    double auto_sync_ratio;
     gboolean compare_dest;
     const char *state_file;
     gboolean verify;

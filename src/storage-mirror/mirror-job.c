@@ -94,6 +94,11 @@ xm_mirror_job_new(const char *source, const char *dest_uri,
                     _("the bandwidth limit must not be negative"));
         return NULL;
     }
+    if (o->auto_sync_ratio < 0 || o->auto_sync_ratio > 1) {
+        g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
+                    _("the auto-sync ratio must be between 0 and 1"));
+        return NULL;
+    }
     if (o->connections > 64) {
         g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
                     _("at most 64 connections are supported"));
@@ -123,6 +128,8 @@ xm_mirror_job_new(const char *source, const char *dest_uri,
     job->opts.state_file = job->state_file;
     job->opts.connections = o->connections ? o->connections : 4;
     job->opts.timeout_s = o->timeout_s ? o->timeout_s : 30;
+    job->opts.auto_sync_ratio = o->auto_sync_ratio > 0 ? o->auto_sync_ratio
+                                                       : AUTO_SYNC_RATIO;
     job->src_fd = fd;
     job->size = size;
     job->granularity = gran;
@@ -435,7 +442,7 @@ run_tracked(XmMirrorJob *job, GError **error)
         g_debug("pass %u: dirty %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT,
                 pass, before, after);
         if (job->opts.auto_sync && !sync && pass > 2 &&
-            (after > before * AUTO_SYNC_RATIO || pass > AUTO_SYNC_MAX_PASSES)) {
+            (after > before * job->opts.auto_sync_ratio || pass > AUTO_SYNC_MAX_PASSES)) {
             g_debug("dirty passes do not converge: synchronous mode");
             g_atomic_int_set(&job->sync_mode, 1);
         }
