@@ -33,6 +33,20 @@ def connect_basics():
 
 
 @case
+def connect_read_only():
+    with Libvirtd() as d:
+        c = d.connect()
+        c.defineXML(d.guest_xml('g1'))
+        ro = libvirt.openReadOnly(d.uri)
+        assert [x.name() for x in ro.listAllDomains()] == ['g1']
+        assert ro.getType() == 'Xen'
+        expect_error(E.VIR_ERR_OPERATION_DENIED, ro.defineXML, d.guest_xml('g2'))
+        expect_error(E.VIR_ERR_OPERATION_DENIED, ro.lookupByName('g1').create)
+        ro.close()
+        assert names(c) == ['g1'] and c.lookupByName('g1').isActive() == 0
+
+
+@case
 def connect_capabilities():
     with Libvirtd() as d:
         c = d.connect()
