@@ -284,13 +284,20 @@ char *
 xmConnectGetCapabilities(virConnectPtr conn)
 {
     struct utsname u;
+    unsigned char host_uuid[VIR_UUID_BUFLEN];
     GString *xml = g_string_new("<capabilities>\n");
     const char *arch;
 
     uname(&u);
     arch = u.machine;
+    g_string_append(xml, "  <host>\n");
+    /* the same host UUID libvirt's other drivers report (nova reads it) */
+    if (virGetHostUUID(host_uuid) == 0) {
+        char str[37];
+        xm_uuid_format(host_uuid, str);
+        g_string_append_printf(xml, "    <uuid>%s</uuid>\n", str);
+    }
     g_string_append_printf(xml,
-        "  <host>\n"
         "    <cpu>\n"
         "      <arch>%s</arch>\n"
         "    </cpu>\n"

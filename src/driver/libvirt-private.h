@@ -60,6 +60,10 @@ void virReportErrorHelper(int domcode, int errcode, const char *filename,
 
 bool virDriverFeatureIsGlobal(int feat, int *supported);
 
+/* libvirtd's host UUID (host_uuid / host_uuid_source in libvirtd.conf, else
+ * SMBIOS); returns 0 or an errno value. */
+int virGetHostUUID(unsigned char *host_uuid);
+
 /* libvirt's access control (access_drivers in libvirtd.conf) for opening a
  * connection. The per-domain checks take libvirt's internal virDomainDef,
  * which this module does not have: see docs/driver.rst. */

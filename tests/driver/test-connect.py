@@ -4,6 +4,7 @@
 (stock libvirtd, python3-libvirt). usage: test-connect.py CASE"""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,8 @@ def connect_capabilities():
         c = d.connect()
         caps = ET.fromstring(c.getCapabilities())
         assert caps.find('host/cpu/arch').text == os.uname().machine
+        host_uuid = caps.find('host/uuid').text
+        assert re.fullmatch(r'[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}', host_uuid), host_uuid
         os_types = {g.find('os_type').text for g in caps.findall('guest')}
         assert {'xen', 'xenpvh', 'hvm'} <= os_types, os_types
         for g in caps.findall('guest'):
