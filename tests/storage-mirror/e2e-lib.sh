@@ -82,14 +82,15 @@ need_tool() {
 }
 
 # wait_for COND-COMMAND... : poll (10 s unless E2E_WAIT is set) until it
-# succeeds; gives up at once when it returns 2 (e.g. the process died).
+# succeeds; gives up at once when it returns 3 (our conditions' "the process
+# died").  Other failures, e.g. grep's 2 for a file not created yet, retry.
 wait_for() {
     local deadline=$((SECONDS + ${E2E_WAIT:-10})) rc
     while :; do
         rc=0
         "$@" || rc=$?
         [ "$rc" -ne 0 ] || return 0
-        [ "$rc" -ne 2 ] || return 2
+        [ "$rc" -ne 3 ] || return 3
         [ "$SECONDS" -lt "$deadline" ] || return 1
         sleep 0.05
     done
@@ -98,7 +99,7 @@ wait_for() {
 wait_socket() { # path pid
     wait_for socket_ready "$1" "$2"
 }
-socket_ready() { [ -S "$1" ] || { kill -0 "$2" 2>/dev/null || return 2; return 1; }; }
+socket_ready() { [ -S "$1" ] || { kill -0 "$2" 2>/dev/null || return 3; return 1; }; }
 
 # --- images -----------------------------------------------------------------
 
@@ -230,6 +231,7 @@ start_qemu_nbd() {
 # --listen HOST:0 it also sets SERVE_PORT from what the tool prints.
 start_serve() {
     local img=$1 out=$2; shift 2
+    : >"$out"   # exists before the background job opens it
     "$XM" serve "$img" "$@" >"$out" 2>"$out.err" &
     SERVE_PID=$!
     track "$SERVE_PID"
@@ -354,12 +356,12 @@ progress_last() {
     sed -nE "s/.* $2=([^ ]*).*/\\1/p" <<<" ${line#progress }"
 }
 
-# progress_started PID FILE: the job has reported done > 0 (2: it died)
+# progress_started PID FILE: the job has reported done > 0 (3: it died)
 progress_started() {
     local d
     d=$(progress_last "$2" "done" 2>/dev/null) || d=
     [ -n "$d" ] && [ "$d" -gt 0 ] && return 0
-    kill -0 "$1" 2>/dev/null || return 2
+    kill -0 "$1" 2>/dev/null || return 3
     return 1
 }
 

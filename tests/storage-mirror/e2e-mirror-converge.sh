@@ -33,7 +33,7 @@ WRITER_PAUSE=0.2 writer "nbd+unix:///?socket=$T/src.sock" $((size_mib / 2 * MiB)
 wpid=$!
 track "$wpid"
 
-in_sync() { grep -q '^progress phase=sync ' "$T/progress" || { kill -0 "$mpid" 2>/dev/null || return 2; return 1; }; }
+in_sync() { grep -q '^progress phase=sync ' "$T/progress" || { kill -0 "$mpid" 2>/dev/null || return 3; return 1; }; }
 E2E_WAIT=40 wait_for in_sync || fail "no progress line with phase=sync within 40 s while writing ($mode)" "$T/mirror.err" "$T/progress"
 t1=$(date +%s.%N)
 kill -0 "$wpid" 2>/dev/null || fail "the writer stopped before the job reached phase=sync" "$T/writer.log" "$T/writer.log.out"

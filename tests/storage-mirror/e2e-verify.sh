@@ -32,7 +32,7 @@ case $case in
         track "$mpid"
         past_bulk() {
             grep -qE '^progress phase=(dirty|sync)' "$T/progress" && return 0
-            kill -0 "$mpid" 2>/dev/null || return 2
+            kill -0 "$mpid" 2>/dev/null || return 3
             return 1
         }
         E2E_WAIT=30 wait_for past_bulk || fail "the job did not get past bulk" "$T/err" "$T/progress"
