@@ -217,7 +217,9 @@ parse_port_attr(xmlNodePtr n, guint *port, GError **error)
 
     if (!get_attr(n, "port", TRUE, &s, error))
         return FALSE;
-    if (!parse_u64(s, 65535, &v, "port", error) || v == 0)
+    if (!parse_u64(s, 65535, &v, "port", error))
+        return FALSE;
+    if (v == 0)
         return bad(error, _("migration cookie: invalid %s"), "port");
     *port = (guint) v;
     return TRUE;

@@ -290,8 +290,10 @@ send_memory(XmMigration *job, GError **error)
     g_thread_join(t);
     if (!ok) {
         if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-            xm_migration_is_cancelled(job))
+            xm_migration_is_cancelled(job)) {
+            g_clear_error(&pump.error);
             return xm_migration_check_cancel(job, error);
+        }
         g_set_error(error, XM_ERROR, err->code == 0 ? XM_ERR_OPERATION_FAILED : err->code,
                     _("sending the memory of domain '%s' failed: %s"), job->def->name,
                     err->message);

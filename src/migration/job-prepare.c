@@ -413,6 +413,7 @@ xm_migration_prepare(XmBackend *backend, const XmDomainDef *def,
     g_autoptr(XmCookie) in = NULL;
     g_autoptr(XmCookie) out = NULL;
     g_autofree char *bind_host = NULL, *announce = NULL;
+    g_autofree char *nbd_bind = NULL, *nbd_announce = NULL;
     guint mem_port = 0, uri_port = 0;
     int lfd;
 
@@ -489,8 +490,21 @@ xm_migration_prepare(XmBackend *backend, const XmDomainDef *def,
                                             params->tls ? params->tls_dir : NULL, error);
     if (!job->listener)
         return NULL;
+    /* disks_uri moves the NBD endpoint elsewhere (another network) */
+    nbd_bind = g_strdup(bind_host);
+    nbd_announce = g_strdup(announce);
+    if (params->disks_uri) {
+        guint dport = 0;
+        g_free(nbd_bind);
+        if (!xm_migration_uri_parse(params->disks_uri, &nbd_bind, &dport, error))
+            return NULL;
+        g_free(nbd_announce);
+        nbd_announce = g_strdup(nbd_bind);
+        if (dport && !job->params.disks_port)
+            job->params.disks_port = dport;
+    }
     if (!create_images(job, error) ||
-        !start_nbd(job, bind_host, announce, mem_port, error)) {
+        !start_nbd(job, nbd_bind, nbd_announce, mem_port, error)) {
         xm_migration_dest_teardown(job);
         return NULL;
     }
@@ -518,7 +532,7 @@ xm_migration_prepare(XmBackend *backend, const XmDomainDef *def,
         out->disks[i].nbd_port = job->disks[i].nbd_port;
     }
     if (job->ndisks) {
-        out->nbd_host = g_strdup(announce);
+        out->nbd_host = g_strdup(nbd_announce);
         out->nbd_port = job->disks[0].nbd_port;
         out->nbd_tls = params->tls;
     }

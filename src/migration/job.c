@@ -132,10 +132,11 @@ xm_migration_check_params(const XmMigrationParams *p, GError **error)
                     _("invalid destination domain name '%s'"), p->dest_name);
         return FALSE;
     }
-    if (p->uri) {
+    for (guint i = 0; i < 2; i++) {
+        const char *uri = i ? p->disks_uri : p->uri;
         g_autofree char *host = NULL;
         guint port;
-        if (!xm_migration_uri_parse(p->uri, &host, &port, error))
+        if (uri && !xm_migration_uri_parse(uri, &host, &port, error))
             return FALSE;
     }
     return TRUE;

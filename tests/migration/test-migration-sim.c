@@ -472,6 +472,85 @@ test_cancel_copy(Fixture *f, gconstpointer data)
     g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
 }
 
+/* copy-storage-inc onto a pre-created image (as nova does), with the NBD
+ * endpoint named by disks_uri: a cancelled attempt leaves the image that
+ * the migration did not create, and a second attempt completes. */
+static void
+test_inc_retry(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("inc", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(GError) err = NULL;
+    XmMigrationParams ps, pd;
+    PerformJob pj = { 0 };
+    GThread *t;
+    int domid, ddomid;
+
+    make_image(f->src_img, 48 * MiB);
+    {
+        g_autofree char *buf = g_malloc(MiB);
+        int fd = open(f->src_img, O_WRONLY);
+        memset(buf, 0xa5, MiB);
+        for (int i = 4; i < 48; i++)
+            g_assert_cmpint(pwrite(fd, buf, MiB, i * MiB), ==, (ssize_t) MiB);
+        close(fd);
+    }
+    make_image(f->dst_img, 48 * MiB);
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.non_shared_disk = pd.non_shared_disk = FALSE;
+    ps.non_shared_inc = pd.non_shared_inc = TRUE;
+    pd.disks_uri = "tcp://127.0.0.1";
+
+    {
+        g_autoptr(XmMigration) src = NULL, dst = NULL;
+        g_autofree char *c1 = NULL, *c2 = NULL;
+
+        ps.bandwidth_mib = 4;
+        src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+        g_assert_no_error(err);
+        dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+        g_assert_no_error(err);
+        pj.job = src;
+        pj.cookie = c2;
+        t = g_thread_new("perform", perform_thread, &pj);
+        wait_for_copy(src, 2 * MiB);
+        xm_migration_cancel(src);
+        g_thread_join(t);
+        g_assert_false(pj.ok);
+        g_clear_error(&pj.err);
+        g_assert_cmpint(xm_migration_finish(dst, NULL, TRUE, NULL, &err), ==, -1);
+        g_assert_no_error(err);
+        g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+        g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    }
+    {
+        g_autoptr(XmMigration) src = NULL, dst = NULL;
+        g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
+        g_autofree char *a = NULL, *b = NULL;
+
+        ps.bandwidth_mib = 0;
+        pd.paused = TRUE;
+        src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+        g_assert_no_error(err);
+        dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+        g_assert_no_error(err);
+        g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+        g_assert_no_error(err);
+        ddomid = xm_migration_finish(dst, c3, FALSE, &c4, &err);
+        g_assert_no_error(err);
+        g_assert_cmpint(ddomid, >, 0);
+        g_assert_true(xm_migration_confirm(src, c4, FALSE, &err));
+        g_assert_no_error(err);
+        a = file_checksum(f->src_img);
+        b = file_checksum(f->dst_img);
+        g_assert_cmpstr(a, ==, b);
+        g_assert_cmpuint(count_domains(f, 0), ==, 0);
+        g_assert_cmpuint(count_domains(f, 1), ==, 1);
+    }
+}
+
 /* Not enough space for the image: prepare fails before creating or
  * copying anything. */
 static void
@@ -719,6 +798,7 @@ main(int argc, char **argv)
     ADD("/migration/sim/cancel-during-copy", NULL, test_cancel_copy);
     ADD("/migration/sim/cancel-during-memory", NULL, test_cancel_memory);
     ADD("/migration/sim/destination-timeout", NULL, test_dest_timeout);
+    ADD("/migration/sim/inc-cancel-then-retry", NULL, test_inc_retry);
     ADD("/migration/sim/no-space", NULL, test_no_space);
     ADD("/migration/sim/no-memory", NULL, test_no_memory);
     ADD("/migration/sim/inc-needs-image", NULL, test_inc_missing_image);
