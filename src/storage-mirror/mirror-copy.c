@@ -82,17 +82,50 @@ xm_mirror_read_source(XmMirrorJob *job, void *buf, guint64 len, guint64 offset,
     return TRUE;
 }
 
-gboolean
-xm_mirror_range_is_hole(XmMirrorJob *job, guint64 offset, guint64 len)
+/* Whether @pos lies in a hole of the source; *@end is where that hole or
+ * data extent ends. Remembers the extent so a sequential sweep costs
+ * about one lseek() pair per extent instead of per request. */
+static gboolean
+extent_at(XmWorker *w, guint64 pos, guint64 *end)
 {
-    off_t d;
+    XmMirrorJob *job = w->job;
+    off_t d, h;
 
-    if (!job->seek_hole)
+    if (!job->seek_hole) {
+        *end = job->size;
         return FALSE;
-    d = lseek(job->src_fd, (off_t)offset, SEEK_DATA);
-    if (d < 0)
-        return errno == ENXIO;  /* no data up to the end of the file */
-    return (guint64)d >= offset + len;
+    }
+    if (pos >= w->ext_start && pos < w->ext_end) {
+        *end = w->ext_end;
+        return w->ext_hole;
+    }
+    d = lseek(job->src_fd, (off_t)pos, SEEK_DATA);
+    if (d < 0) {
+        if (errno != ENXIO) {
+            *end = job->size;
+            return FALSE;
+        }
+        d = (off_t)job->size;     /* a hole up to the end of the file */
+    }
+    if ((guint64)d > pos) {
+        w->ext_hole = TRUE;
+        w->ext_end = MIN((guint64)d, job->size);
+    } else {
+        h = lseek(job->src_fd, d, SEEK_HOLE);
+        w->ext_hole = FALSE;
+        w->ext_end = h > d ? MIN((guint64)h, job->size) : job->size;
+    }
+    w->ext_start = pos;
+    *end = w->ext_end;
+    return w->ext_hole;
+}
+
+gboolean
+xm_mirror_range_is_hole(XmWorker *w, guint64 offset, guint64 len)
+{
+    guint64 end;
+
+    return extent_at(w, offset, &end) && end >= offset + len;
 }
 
 /* Waits for the bandwidth limiter, serving the connection meanwhile so
@@ -149,29 +182,24 @@ enum { PIECE_DATA, PIECE_ZERO, PIECE_HOLE };
 
 /* Marks the pieces lying entirely in a hole of the source. */
 static void
-mark_holes(XmMirrorJob *job, guint64 offset, guint64 len, guint8 *kind)
+mark_holes(XmWorker *w, guint64 offset, guint64 len, guint8 *kind)
 {
     guint64 pos = offset, end = offset + len;
 
-    if (!job->seek_hole)
-        return;
     while (pos < end) {
-        off_t d = lseek(job->src_fd, (off_t)pos, SEEK_DATA);
-        guint64 hole_end = d < 0 ? end : MIN((guint64)d, end);
-        off_t h;
+        guint64 ext_end;
+        gboolean hole = extent_at(w, pos, &ext_end);
+        guint64 stop = MIN(ext_end, end);
 
-        if (d < 0 && errno != ENXIO)
+        if (ext_end <= pos)
             return;
-        /* pieces fully inside [pos, hole_end) */
-        for (guint64 p = (pos - offset + PIECE - 1) / PIECE;
-             (p + 1) * PIECE <= hole_end - offset; p++)
-            kind[p] = PIECE_HOLE;
-        if (d < 0 || (guint64)d >= end)
-            return;
-        h = lseek(job->src_fd, d, SEEK_HOLE);
-        if (h < 0 || (guint64)h <= (guint64)d)
-            return;
-        pos = (guint64)h;
+        if (hole) {
+            /* pieces fully inside [pos, stop) */
+            for (guint64 p = (pos - offset + PIECE - 1) / PIECE;
+                 (p + 1) * PIECE <= stop - offset; p++)
+                kind[p] = PIECE_HOLE;
+        }
+        pos = stop;
     }
 }
 
@@ -193,7 +221,7 @@ xm_mirror_send(XmWorker *w, XmChunk *c, const guint8 *data, guint64 offset,
      * in runs of at least XM_MIRROR_ZERO_BLOCK, so short zero runs inside
      * data do not split it into many small requests. */
     kind = g_new0(guint8, n);
-    mark_holes(w->job, offset, len, kind);
+    mark_holes(w, offset, len, kind);
     for (i = 0; i < n; i++) {
         guint64 plen = MIN(PIECE, len - i * PIECE);
 
@@ -233,7 +261,9 @@ copy_range(XmWorker *w, XmChunk *c, GError **error)
 {
     XmMirrorJob *job = w->job;
 
-    if (xm_mirror_range_is_hole(job, c->offset, c->length))
+    if (c->tracked)
+        w->ext_start = w->ext_end = 0;
+    if (xm_mirror_range_is_hole(w, c->offset, c->length))
         return xm_mirror_send(w, c, NULL, c->offset, c->length, error);
     c->buf = g_malloc(c->length);
     if (!xm_mirror_read_source(job, c->buf, c->length, c->offset, error)) {

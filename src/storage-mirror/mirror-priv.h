@@ -117,6 +117,12 @@ typedef struct {
     guint max_reqs;
     guint64 max_bytes;
     gboolean prepaid;           /* the bandwidth was reserved up front */
+    /* the last hole or data extent of the source seen by SEEK_DATA and
+     * SEEK_HOLE; cleared before each range in tracked mode, where the
+     * guest may fill holes at any time */
+    guint64 ext_start;
+    guint64 ext_end;
+    gboolean ext_hole;
     guint64 data_sent;          /* payload bytes sent for the current range */
 } XmWorker;
 
@@ -165,8 +171,7 @@ XmChunk *xm_chunk_new(XmMirrorJob *job, guint64 offset, guint64 length,
 void xm_chunk_unref(XmChunk *c);
 gboolean xm_mirror_read_source(XmMirrorJob *job, void *buf, guint64 len,
                                guint64 offset, GError **error);
-gboolean xm_mirror_range_is_hole(XmMirrorJob *job, guint64 offset,
-                                 guint64 len);
+gboolean xm_mirror_range_is_hole(XmWorker *w, guint64 offset, guint64 len);
 /* Sends [offset, offset+len) of @c: data runs as writes, zero runs as
  * write-zeroes; @data NULL means the whole range is zero. */
 gboolean xm_mirror_send(XmWorker *w, XmChunk *c, const guint8 *data,

@@ -116,7 +116,7 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len, GError **e
                                      error))
             goto out;
     }
-    hole = xm_mirror_range_is_hole(job, off, len);
+    hole = xm_mirror_range_is_hole(w, off, len);
     if (!hole) {
         c->buf = g_malloc(len);
         if (!xm_mirror_read_source(job, c->buf, len, off, error))
