@@ -260,6 +260,8 @@ xmDomainUndefineFlags(virDomainPtr vdom, unsigned int flags)
     }
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
+    if (!xm_dom_check_not_dom0(dom))
+        goto out;
     if (!dom->persistent) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
                   _("cannot undefine transient domain"));
@@ -432,6 +434,9 @@ affect_resolve(XmDomObj *dom, unsigned int *flags, XmDomainDef **pdef)
         dom->newdef = xm_domain_def_copy(dom->def);
     *pdef = NULL;
     if (*flags & VIR_DOMAIN_AFFECT_CONFIG) {
+        /* Domain-0's configuration is the host's, not ours */
+        if (!xm_dom_check_not_dom0(dom))
+            return FALSE;
         if (!dom->persistent) {
             XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
                       _("transient domains do not have any persistent config"));
@@ -608,6 +613,8 @@ xmDomainSetAutostart(virDomainPtr vdom, int autostart)
 
     if (!dom)
         return -1;
+    if (!xm_dom_check_not_dom0(dom))
+        goto out;
     if (!dom->persistent) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
                   _("cannot set autostart for transient domain"));

@@ -239,6 +239,10 @@ xm_dom_add(XmDomainDef *def, gboolean live, gboolean *added)
             xm_dom_release(dom);
             return xm_dom_add(g_steal_pointer(&owned), live, added);
         }
+        if (!xm_dom_check_not_dom0(dom)) {
+            xm_dom_release(dom);
+            return NULL;
+        }
         if (live && xm_dom_is_active(dom)) {
             xm_dom_release(dom);
             xm_report(VIR_ERR_OPERATION_INVALID, __func__,
@@ -422,6 +426,9 @@ xm_dom_set_autostart_link(XmDomObj *dom, gboolean on, GError **error)
 gboolean
 xm_dom_save_status(XmDomObj *dom, GError **error)
 {
+    if (xm_dom_is_dom0(dom))
+        return TRUE;    /* found again from the hypervisor at every start */
+
     g_autofree char *path = status_path(dom->name);
     g_autofree char *xml = xm_domain_def_format_xml(dom->def,
                                                     g_atomic_int_get(&dom->domid),
@@ -574,6 +581,54 @@ xm_dom_load_all_configs(void)
     }
 }
 
+#define DOM0_NAME "Domain-0"
+
+gboolean
+xm_dom_is_dom0(XmDomObj *dom)
+{
+    static const uint8_t zero[16];
+
+    return g_str_equal(dom->name, DOM0_NAME) && memcmp(dom->uuid, zero, 16) == 0;
+}
+
+gboolean
+xm_dom_check_not_dom0(XmDomObj *dom)
+{
+    if (!xm_dom_is_dom0(dom))
+        return TRUE;
+    xm_report(VIR_ERR_OPERATION_INVALID, __func__, "%s",
+              _("Domain-0 does not support requested operation"));
+    return FALSE;
+}
+
+/* On Xen, domid 0 exists whenever the host runs; the sim has none. */
+static void
+add_dom0(void)
+{
+    XmDomainInfo info;
+    XmDomainDef *def;
+    XmDomObj *dom;
+    gboolean added;
+
+    if (!xm_ops()->info(xm_driver->backend, 0, &info, NULL))
+        return;
+    def = g_new0(XmDomainDef, 1);
+    def->name = g_strdup(DOM0_NAME);
+    def->os_type = XM_OS_PV;
+    def->max_memory_kib = MAX(info.max_memory_kib, info.memory_kib);
+    def->current_memory_kib = info.memory_kib;
+    def->vcpus = def->max_vcpus = MAX(info.vcpus, 1);
+    dom = xm_dom_add(def, TRUE, &added);
+    if (!dom)
+        return;
+    /* not counted in nactive: dom0 must not keep libvirtd from idling */
+    g_atomic_int_set(&dom->domid, 0);
+    dom->state = XM_DOMSTATE_RUNNING;
+    dom->reason = VIR_DOMAIN_RUNNING_BOOTED;
+    dom->persistent = TRUE;
+    xm_dom_release(dom);
+}
+
 void
 xm_dom_load_all(void)
 {
@@ -585,6 +640,7 @@ xm_dom_load_all(void)
         g_warning("cannot reconnect to running domains: %s", err->message);
         nalive = 0;
     }
+    add_dom0();
     load_status_files(alive, nalive);
     xm_dom_load_all_configs();
 }

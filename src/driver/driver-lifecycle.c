@@ -104,6 +104,8 @@ xmDomainCreateWithFlags(virDomainPtr vdom, unsigned int flags)
     XM_CHECK_FLAGS(VIR_DOMAIN_START_PAUSED | VIR_DOMAIN_START_FORCE_BOOT, -1);
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
+    if (!xm_dom_check_not_dom0(dom))
+        goto out;
     if (xm_dom_is_active(dom)) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s", _("Domain is already running"));
         goto out;
@@ -168,6 +170,8 @@ xmDomainDestroyFlags(virDomainPtr vdom, unsigned int flags)
     XM_CHECK_FLAGS(0, -1);
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
+    if (!xm_dom_check_not_dom0(dom))
+        goto out;
     if (!check_active(dom))
         goto out;
     if (!xm_ops()->destroy(xm_driver->backend, g_atomic_int_get(&dom->domid), &err) &&
@@ -202,6 +206,8 @@ xmDomainShutdownFlags(virDomainPtr vdom, unsigned int flags)
                    VIR_DOMAIN_SHUTDOWN_PARAVIRT, -1);
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
+    if (!xm_dom_check_not_dom0(dom))
+        goto out;
     if (!check_active(dom))
         goto out;
     /* The guest powers off on its own time; the backend reports it and
@@ -233,6 +239,8 @@ xmDomainReboot(virDomainPtr vdom, unsigned int flags)
     XM_CHECK_FLAGS(VIR_DOMAIN_REBOOT_PARAVIRT, -1);
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
+    if (!xm_dom_check_not_dom0(dom))
+        goto out;
     if (!check_active(dom))
         goto out;
     if (!xm_ops()->reboot(xm_driver->backend, g_atomic_int_get(&dom->domid), &err)) {
@@ -255,6 +263,8 @@ xmDomainSuspend(virDomainPtr vdom)
 
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
+    if (!xm_dom_check_not_dom0(dom))
+        goto out;
     if (!check_active(dom))
         goto out;
     if (dom->state != XM_DOMSTATE_PAUSED) {
@@ -283,6 +293,8 @@ xmDomainResume(virDomainPtr vdom)
 
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
+    if (!xm_dom_check_not_dom0(dom))
+        goto out;
     if (!check_active(dom))
         goto out;
     if (dom->state == XM_DOMSTATE_PAUSED) {

@@ -457,6 +457,8 @@ xmDomainSaveFlags(virDomainPtr vdom, const char *to, const char *dxml,
     }
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
+    if (!xm_dom_check_not_dom0(dom))
+        goto out;
     if (!xm_dom_is_active(dom)) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s", _("domain is not running"));
         goto out;
@@ -494,6 +496,8 @@ xmDomainManagedSave(virDomainPtr vdom, unsigned int flags)
     }
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
+    if (!xm_dom_check_not_dom0(dom))
+        goto out;
     if (!xm_dom_is_active(dom)) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s", _("domain is not running"));
         goto out;

@@ -149,6 +149,12 @@ void xm_dom_delete_status(XmDomObj *dom);
 char *xm_dom_managed_save_path(XmDomObj *dom);
 gboolean xm_dom_has_managed_save(XmDomObj *dom);
 
+/* Xen's control domain (domid 0) as libvirt's libxl driver shows it:
+ * listed and inspectable, never started, stopped, saved or redefined. */
+gboolean xm_dom_is_dom0(XmDomObj *dom);
+/* Reports VIR_ERR_OPERATION_INVALID and returns FALSE for Domain-0. */
+gboolean xm_dom_check_not_dom0(XmDomObj *dom);
+
 /* Loads config_dir and state_dir at start-up. */
 void xm_dom_load_all(void);
 /* Adds definitions from config_dir not known yet (start-up, reload). */
