@@ -39,8 +39,24 @@ xm_chunk_unref(XmChunk *c)
                                g_atomic_int_get(&c->failed));
     else if (!g_atomic_int_get(&c->failed))
         xm_atomic_add64(&c->job->pass_done, c->length);
-    g_free(c->buf);
+    if (c->buf && c->length <= c->job->max_request)
+        g_async_queue_push(c->job->buf_pool, c->buf);
+    else
+        g_free(c->buf);
     g_free(c);
+}
+
+guint8 *
+xm_chunk_alloc_buf(XmChunk *c)
+{
+    if (c->length <= c->job->max_request) {
+        c->buf = g_async_queue_try_pop(c->job->buf_pool);
+        if (!c->buf)
+            c->buf = g_malloc(c->job->max_request);
+    } else {
+        c->buf = g_malloc(c->length);
+    }
+    return c->buf;
 }
 
 static void
@@ -265,7 +281,7 @@ copy_range(XmWorker *w, XmChunk *c, GError **error)
         w->ext_start = w->ext_end = 0;
     if (xm_mirror_range_is_hole(w, c->offset, c->length))
         return xm_mirror_send(w, c, NULL, c->offset, c->length, error);
-    c->buf = g_malloc(c->length);
+    xm_chunk_alloc_buf(c);
     if (!xm_mirror_read_source(job, c->buf, c->length, c->offset, error)) {
         g_atomic_int_set(&c->failed, 1);
         return FALSE;

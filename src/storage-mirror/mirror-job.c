@@ -140,6 +140,7 @@ xm_mirror_job_new(const char *source, const char *dest_uri,
     job->seek_hole = lseek(fd, 0, SEEK_DATA) >= 0 || errno == ENXIO;
     g_mutex_init(&job->lock);
     g_cond_init(&job->cond);
+    job->buf_pool = g_async_queue_new_full(g_free);
     xm_rate_limiter_init(&job->rate, o->bandwidth_mib * 1024 * 1024,
                          g_get_monotonic_time());
     job->phase = XM_MIRROR_PHASE_INIT;
@@ -665,6 +666,8 @@ xm_mirror_job_free(XmMirrorJob *job)
     }
     g_free(job->sync_conns);
     xm_bitmap_free(job->bitmap);
+    if (job->buf_pool)
+        g_async_queue_unref(job->buf_pool);
     xm_rate_limiter_clear(&job->rate);
     if (job->src_fd >= 0)
         close(job->src_fd);

@@ -64,6 +64,8 @@ struct _XmMirrorJob {
     guint nsync;
     GAsyncQueue *sync_pool;
 
+    GAsyncQueue *buf_pool;      /* free buffers of max_request bytes */
+
     XmBitmap *bitmap;           /* tracked mode */
     guint64 pass_cursor;        /* guarded by the bitmap's lock */
     XmRateLimiter rate;
@@ -169,6 +171,9 @@ gboolean xm_mirror_flush_all(XmMirrorJob *job, GError **error);
 XmChunk *xm_chunk_new(XmMirrorJob *job, guint64 offset, guint64 length,
                       gboolean tracked);
 void xm_chunk_unref(XmChunk *c);
+/* A buffer of c->length bytes for the chunk (reused across chunks:
+ * fresh large allocations cost a page fault per page). */
+guint8 *xm_chunk_alloc_buf(XmChunk *c);
 gboolean xm_mirror_read_source(XmMirrorJob *job, void *buf, guint64 len,
                                guint64 offset, GError **error);
 gboolean xm_mirror_range_is_hole(XmWorker *w, guint64 offset, guint64 len);

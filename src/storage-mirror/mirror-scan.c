@@ -118,7 +118,7 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len, GError **e
     }
     hole = xm_mirror_range_is_hole(w, off, len);
     if (!hole) {
-        c->buf = g_malloc(len);
+        xm_chunk_alloc_buf(c);
         if (!xm_mirror_read_source(job, c->buf, len, off, error))
             goto out;
     }
