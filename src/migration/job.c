@@ -230,8 +230,27 @@ xm_migration_get_stats(XmMigration *job, XmMigrationStats *st)
 
         st->disk_total += d->capacity;
         if (d->mirror) {
+            guint64 est;
+
             xm_mirror_job_get_progress(d->mirror, &p);
-            st->disk_processed += MIN(p.done, d->capacity);
+            /* The mirror restarts its count every pass; callers (virsh
+             * --verbose) want a figure that only grows. After the bulk
+             * copy, what the last complete pass had to send is the best
+             * estimate of what is still dirty. */
+            if (d->started <= 1 && p.phase != XM_MIRROR_PHASE_DONE) {
+                est = MIN(p.done, d->capacity);
+            } else {
+                guint done = d->started ? d->started - 1 : 0;
+                guint64 pending = 0;
+                if (done >= 1 && d->pass_start_sent->len > done + 1) {
+                    guint64 *ps = (guint64 *) d->pass_start_sent->data;
+                    pending = ps[done + 1] - ps[done];
+                }
+                est = p.phase == XM_MIRROR_PHASE_DONE ? d->capacity
+                      : d->capacity - MIN(pending, d->capacity);
+            }
+            d->reported = MAX(d->reported, est);
+            st->disk_processed += d->reported;
             st->disk_sent += p.sent;
             st->disk_bps += p.rate;
         } else if (!job->is_source && job->worker_done && !job->worker_error) {

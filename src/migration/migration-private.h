@@ -53,6 +53,7 @@ typedef struct {
     guint started;            /* highest pass seen starting */
     GArray *pass_start_sent;  /* guint64 per pass: mirror "sent" at its start */
     XmMirrorProgress last;    /* last progress snapshot */
+    guint64 reported;         /* disk_processed reported so far (monotonic) */
     char checksum[33];
     /* destination */
     char *dest_path;

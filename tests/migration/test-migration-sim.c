@@ -233,6 +233,8 @@ typedef struct {
     guint64 write_mib_s;
     gboolean not_live;
     gboolean intruder;      /* someone with a wrong secret knocks first */
+    guint64 bandwidth_mib;
+    guint max_passes;       /* expected to be reached (the guest outruns) */
 } LiveCase;
 
 /* Connects to the memory endpoint named in @cookie with a wrong secret. */
@@ -249,6 +251,50 @@ knock(const char *cookie, const char *tls_dir)
     ch = xm_channel_connect(c->mem_host, c->mem_port, guess, tls_dir, 5000, NULL, &err);
     g_assert_null(ch);
     g_assert_error(err, XM_ERROR, XM_ERR_AUTH_FAILED);
+}
+
+/* Polls a job's statistics as virsh --verbose and nova do, checking that
+ * they stay sane and that the processed figures only grow. */
+typedef struct {
+    XmMigration *job;
+    gint stop;
+    guint samples;
+    guint64 max_processed;
+    char *problem;
+} Poller;
+
+static gpointer
+poll_thread(gpointer data)
+{
+    Poller *p = data;
+    guint64 last = 0, last_disk = 0, last_mem = 0;
+
+    while (!g_atomic_int_get(&p->stop)) {
+        XmMigrationStats st;
+
+        xm_migration_get_stats(p->job, &st);
+        p->samples++;
+        if (!p->problem &&
+            (st.data_processed < last || st.disk_processed < last_disk ||
+             st.memory_processed < last_mem))
+            p->problem = g_strdup_printf("processed went back: data %" G_GUINT64_FORMAT
+                                         " -> %" G_GUINT64_FORMAT ", disk %" G_GUINT64_FORMAT
+                                         " -> %" G_GUINT64_FORMAT, last, st.data_processed,
+                                         last_disk, st.disk_processed);
+        if (!p->problem &&
+            (st.data_processed > st.data_total || st.disk_processed > st.disk_total ||
+             st.data_remaining != st.data_total - st.data_processed))
+            p->problem = g_strdup_printf("inconsistent: total %" G_GUINT64_FORMAT
+                                         " processed %" G_GUINT64_FORMAT " remaining %"
+                                         G_GUINT64_FORMAT, st.data_total, st.data_processed,
+                                         st.data_remaining);
+        last = st.data_processed;
+        last_disk = st.disk_processed;
+        last_mem = st.memory_processed;
+        p->max_processed = last;
+        g_usleep(5000);
+    }
+    return NULL;
 }
 
 /* begin → prepare → perform → finish → confirm, then the guest must run
@@ -290,6 +336,8 @@ test_live(Fixture *f, gconstpointer data)
         g_assert_cmpint(pwrite(fd, "pattern", 7, 5 * MiB), ==, 7);
         close(fd);
     }
+    if (lc->max_passes)
+        def->sim.ram_dirty_mib_s = 0;   /* this case is about the disks */
     domid = start_guest(f, def);
     g_usleep(300000);
     sum_before = file_checksum(f->src_img);
@@ -301,6 +349,11 @@ test_live(Fixture *f, gconstpointer data)
     ps.tls_dir = pd.tls_dir = f->pki;
     if (lc->not_live)
         ps.live = pd.live = FALSE;
+    if (lc->max_passes) {
+        ps.bandwidth_mib = lc->bandwidth_mib;
+        ps.max_passes = lc->max_passes;
+        ps.max_downtime_ms = 1;
+    }
 
     src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
     g_assert_no_error(err);
@@ -318,8 +371,19 @@ test_live(Fixture *f, gconstpointer data)
     if (lc->intruder)
         knock(c2, f->pki);
 
-    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
-    g_assert_no_error(err);
+    {
+        Poller poller = { .job = src };
+        GThread *t = g_thread_new("poll", poll_thread, &poller);
+        gboolean ok = xm_migration_perform(src, c2, &c3, &err);
+
+        g_atomic_int_set(&poller.stop, 1);
+        g_thread_join(t);
+        g_assert_no_error(err);
+        g_assert_true(ok);
+        g_test_message("stats polled %u times", poller.samples);
+        g_assert_null(poller.problem);
+        g_assert_cmpuint(poller.samples, >, 5);
+    }
     g_assert_cmpint(xm_migration_get_state(src), ==, XM_MIGRATION_STATE_FINISHED);
     ddomid = xm_migration_finish(dst, c3, FALSE, &c4, &err);
     g_assert_no_error(err);
@@ -354,6 +418,8 @@ test_live(Fixture *f, gconstpointer data)
     g_assert_cmpuint(st.data_remaining, ==, 0);
     g_assert_cmpuint(st.data_processed, ==, st.data_total);
     g_assert_cmpuint(st.passes, >=, 2);
+    if (lc->max_passes)
+        g_assert_cmpuint(st.passes, ==, lc->max_passes);
     xm_migration_get_stats(dst, &st);
     g_assert_cmpuint(st.refused_connections, ==, lc->intruder ? 1 : 0);
     g_assert_cmpuint(st.memory_processed, >=, 32 * MiB);
@@ -682,12 +748,61 @@ test_bad_params(Fixture *f, gconstpointer data)
     g_assert_null(c1);
 }
 
-static const LiveCase live_plain = { FALSE, 20, 1, FALSE, FALSE };
-static const LiveCase live_quiet = { FALSE, 0, 0, FALSE, FALSE };
-static const LiveCase live_tls = { TRUE, 20, 1, FALSE, FALSE };
-static const LiveCase not_live = { FALSE, 20, 1, TRUE, FALSE };
-static const LiveCase intruder = { FALSE, 20, 1, FALSE, TRUE };
-static const LiveCase intruder_tls = { TRUE, 20, 1, FALSE, TRUE };
+static const LiveCase live_plain = { FALSE, 20, 1, FALSE, FALSE, 0, 0 };
+static const LiveCase live_quiet = { FALSE, 0, 0, FALSE, FALSE, 0, 0 };
+static const LiveCase live_tls = { TRUE, 20, 1, FALSE, FALSE, 0, 0 };
+static const LiveCase not_live = { FALSE, 20, 1, TRUE, FALSE, 0, 0 };
+static const LiveCase intruder = { FALSE, 20, 1, FALSE, TRUE, 0, 0 };
+static const LiveCase intruder_tls = { TRUE, 20, 1, FALSE, TRUE, 0, 0 };
+/* writes faster than the limit: the pass limit forces the switchover */
+static const LiveCase outrun = { FALSE, 20, 24, FALSE, FALSE, 16, 3 };
+
+/* The destination's own check fails after the completion record (its
+ * image was altered): it destroys its half, and the source guest, still
+ * suspended and intact, is resumed by the cancelled confirm. */
+static void
+test_dest_verify_fails(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("checked", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL;
+    XmMigrationParams ps, pd;
+    XmDomainInfo info;
+    guint64 seq;
+    int domid, fd;
+
+    domid = start_guest(f, def);
+    g_usleep(200000);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_no_error(err);
+
+    fd = open(f->dst_img, O_WRONLY);
+    g_assert_cmpint(pwrite(fd, "corrupt", 7, 9 * MiB + 3), ==, 7);
+    close(fd);
+
+    g_assert_cmpint(xm_migration_finish(dst, c3, FALSE, NULL, &err), ==, -1);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, "differs"));
+    g_clear_error(&err);
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+    g_assert_no_error(err);
+    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    seq = hb_seq(f, 0, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+}
 
 /* Cancel while memory flows (slowed by the bandwidth limit): the guest
  * runs on at the source, the destination's half is gone. */
@@ -793,6 +908,8 @@ main(int argc, char **argv)
     ADD("/migration/sim/live-source-untouched", &live_quiet, test_live);
     ADD("/migration/sim/live-tls", &live_tls, test_live);
     ADD("/migration/sim/not-live", &not_live, test_live);
+    ADD("/migration/sim/pass-limit", &outrun, test_live);
+    ADD("/migration/sim/destination-verify-fails", NULL, test_dest_verify_fails);
     ADD("/migration/sim/intruder-refused", &intruder, test_live);
     ADD("/migration/sim/intruder-refused-tls", &intruder_tls, test_live);
     ADD("/migration/sim/cancel-during-copy", NULL, test_cancel_copy);
