@@ -118,6 +118,7 @@ xm_migration_begin(XmBackend *backend, int domid, const XmDomainDef *def,
     job = xm_migration_new(TRUE, backend, def, params);
     job->domid = domid;
     job->mem_total = MAX(info.memory_kib, def->current_memory_kib) * 1024;
+    job->was_paused = info.state == XM_DOMSTATE_PAUSED;
     if (!choose_disks(job, error))
         return NULL;
     xm_channel_secret_generate(job->secret);
@@ -136,6 +137,9 @@ xm_migration_begin(XmBackend *backend, int domid, const XmDomainDef *def,
         g_ptr_array_add(features, g_strdup(params->non_shared_inc ? "disks-inc" : "disks"));
     if (params->tls)
         g_ptr_array_add(features, g_strdup("tls"));
+    /* a guest its user paused stays paused where it lands */
+    if (job->was_paused)
+        g_ptr_array_add(features, g_strdup("guest-paused"));
     g_ptr_array_add(features, NULL);
     c->features = (char **) g_ptr_array_free(features, FALSE);
     c->ndisks = job->ndisks;

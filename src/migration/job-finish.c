@@ -155,7 +155,8 @@ xm_migration_finish(XmMigration *job, const char *cookie_in, gboolean cancelled,
     domid = job->domid;
     g_mutex_unlock(&job->lock);
 
-    if (!job->params.paused && !ops->unpause(job->backend, domid, &err)) {
+    if (!job->params.paused && !job->was_paused &&
+        !ops->unpause(job->backend, domid, &err)) {
         /* the source guest is still suspended and intact: give it back */
         g_mutex_lock(&job->lock);
         job->guest_started = FALSE;

@@ -289,6 +289,16 @@ send_memory(XmMigration *job, GError **error)
     close(sv[0]);
     g_thread_join(t);
     if (!ok) {
+        XmDomainInfo info;
+
+        /* a backend may fail after stopping the guest (the last round of
+         * a live save): then it is suspended and must be resumed */
+        if (!job->was_paused &&
+            ops->info(job->backend, job->domid, &info, NULL) &&
+            info.state == XM_DOMSTATE_PAUSED) {
+            g_debug("domain %d is left suspended by the failed save", job->domid);
+            job->suspended = TRUE;
+        }
         if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
             xm_migration_is_cancelled(job)) {
             g_clear_error(&pump.error);

@@ -436,6 +436,7 @@ xm_migration_prepare(XmBackend *backend, const XmDomainDef *def,
         job->def->name = g_strdup(params->dest_name);
     }
     job->mem_total = MAX(in->memory_kib, def->current_memory_kib) * 1024;
+    job->was_paused = xm_cookie_has_feature(in, "guest-paused");
 
     /* disks named by the source, at the paths of the destination XML */
     job->ndisks = in->ndisks;

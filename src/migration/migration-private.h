@@ -100,6 +100,8 @@ struct _XmMigration {
 
     /* source */
     gboolean suspended;          /* suspend_to_fd returned: guest stopped */
+    gboolean was_paused;         /* source: paused by its user before begin;
+                                  * dest: the source said so (stays paused) */
     gboolean completed;          /* completion record sent */
 
     /* destination */

@@ -863,6 +863,95 @@ test_cancel_memory(Fixture *f, gconstpointer data)
     g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
 }
 
+/* The destination goes away while memory flows (its job is cancelled and
+ * freed, as when its libvirtd dies): the source's perform fails and the
+ * guest runs on at the source. */
+static void
+test_dest_dies_memory(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("survivor", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL;
+    XmMigration *dst;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    XmMigrationStats st;
+    PerformJob pj = { 0 };
+    XmDomainInfo info;
+    guint64 seq;
+    GThread *t;
+    int domid, i;
+
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.bandwidth_mib = 8;
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    pj.job = src;
+    pj.cookie = c2;
+    t = g_thread_new("perform", perform_thread, &pj);
+    for (i = 0; i < 600; i++) {
+        xm_migration_get_stats(dst, &st);
+        if (st.state == XM_MIGRATION_STATE_PERFORMING_MEMORY && st.memory_processed > 2 * MiB)
+            break;
+        g_usleep(25000);
+    }
+    g_assert_cmpint(i, <, 600);
+    xm_migration_free(dst);
+    g_thread_join(t);
+    g_assert_false(pj.ok);
+    g_assert_nonnull(pj.err);
+    g_test_message("source saw: %s", pj.err->message);
+    g_clear_error(&pj.err);
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+    g_assert_no_error(err);
+
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    seq = hb_seq(f, 0, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+}
+
+/* A guest its user paused arrives paused. */
+static void
+test_paused_guest(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("sleeper", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
+    XmMigrationParams ps, pd;
+    XmDomainInfo info;
+    int domid, ddomid;
+
+    domid = start_guest(f, def);
+    g_usleep(100000);
+    g_assert_true(f->ops[0]->pause(f->b[0], domid, &err));
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(strstr(c1, "guest-paused"));
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_no_error(err);
+    ddomid = xm_migration_finish(dst, c3, FALSE, &c4, &err);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_confirm(src, c4, FALSE, &err));
+    g_assert_true(f->ops[1]->info(f->b[1], ddomid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_PAUSED);
+    g_assert_cmpuint(count_domains(f, 0), ==, 0);
+}
+
 /* Nobody comes: the destination gives up after its timeout, closes its
  * endpoints and deletes what it created. */
 static void
@@ -915,6 +1004,8 @@ main(int argc, char **argv)
     ADD("/migration/sim/cancel-during-copy", NULL, test_cancel_copy);
     ADD("/migration/sim/cancel-during-memory", NULL, test_cancel_memory);
     ADD("/migration/sim/destination-timeout", NULL, test_dest_timeout);
+    ADD("/migration/sim/paused-guest-stays-paused", NULL, test_paused_guest);
+    ADD("/migration/sim/destination-dies-during-memory", NULL, test_dest_dies_memory);
     ADD("/migration/sim/inc-cancel-then-retry", NULL, test_inc_retry);
     ADD("/migration/sim/no-space", NULL, test_no_space);
     ADD("/migration/sim/no-memory", NULL, test_no_memory);
