@@ -208,6 +208,7 @@ typedef struct {
     int fd;
     int domid;
     GError *error;
+    gint done;
 } RestoreCtx;
 
 static gpointer
@@ -220,6 +221,10 @@ restore_thread(gpointer data)
                                                               r->fd, TRUE,
                                                               job->cancellable,
                                                               &r->error);
+    /* the worker may be blocked writing to us: make its write fail
+     * rather than wait for a reader that is gone */
+    shutdown(r->fd, SHUT_RDWR);
+    g_atomic_int_set(&r->done, 1);
     return NULL;
 }
 
@@ -289,8 +294,26 @@ receive(XmMigration *job, GError **error)
                 xm_migration_set_state(job, XM_MIGRATION_STATE_PERFORMING_MEMORY);
                 restorer = g_thread_new("xm-mig-restore", restore_thread, &r);
             }
-            if (!write_all(sv[0], buf, len, error))
+            if (g_atomic_int_get(&r.done) && r.domid >= 0) {
+                /* the backend found its stream's end before ours */
+                g_debug("ignoring %u bytes after the end of the memory stream", len);
+                continue;
+            }
+            if (!write_all(sv[0], buf, len, error)) {
+                /* the restore's own error says more than a broken pipe */
+                g_thread_join(restorer);
+                restorer = NULL;
+                if (r.domid >= 0) {
+                    g_mutex_lock(&job->lock);
+                    job->domid = r.domid;      /* teardown destroys it */
+                    g_mutex_unlock(&job->lock);
+                } else if (r.error) {
+                    g_clear_error(error);
+                    g_propagate_prefixed_error(error, g_steal_pointer(&r.error),
+                                               _("restoring the memory failed: "));
+                }
                 goto out;
+            }
             __atomic_add_fetch(&job->mem_processed, len, __ATOMIC_RELAXED);
             continue;
         }
