@@ -428,13 +428,21 @@ src_perform_p2p(XmDomObj *dom, const char *dconnuri, virTypedParameterPtr params
     }
 
  out:
-    if (ddom)
-        virDomainFree(ddom);
-    virTypedParamsFree(dp, ndp);
-    free(c2);
-    free(c4);
-    free(uri_out);
-    virConnectClose(dconn);
+    {
+        /* the public calls below reset the thread's error: keep it */
+        virErrorPtr saved = ret < 0 ? virSaveLastError() : NULL;
+        if (ddom)
+            virDomainFree(ddom);
+        virTypedParamsFree(dp, ndp);
+        free(c2);
+        free(c4);
+        free(uri_out);
+        virConnectClose(dconn);
+        if (saved) {
+            virSetError(saved);
+            virFreeError(saved);
+        }
+    }
     return ret;
 }
 

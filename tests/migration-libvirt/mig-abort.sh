@@ -3,6 +3,11 @@
 # --bandwidth 1): virsh migrate fails, the guest keeps running on host 1
 # with an unbroken heartbeat, and host 2 has neither the domain nor the
 # image it had created.
+#   mig-abort.sh [default|p2p] [domjobabort|sigint]
+# p2p: the migration runs with --p2p; ctrl-c: Ctrl-C typed into virsh
+# migrate's terminal instead of domjobabort (virsh aborts the job itself).
+mode=${1:-default}
+how=${2:-domjobabort}
 . "$(dirname "$0")/mig-lib.sh"
 mig_up
 lab guest g1 --host 1 --disk-size 64M --write-rate 1 --heartbeat-ms 50 > "$LAB_DIR/g1.xml"
@@ -11,8 +16,16 @@ dd if=/dev/urandom of="$(img 1 g1-xvda.img)" bs=1M seek=32 count=16 conv=notrunc
 virsh -q -c "$U1" define "$LAB_DIR/g1.xml" > /dev/null || fail "define g1"
 virsh -q -c "$U1" start g1 > /dev/null || fail "start g1"
 
-virsh1 migrate --live --copy-storage-all --bandwidth 1 g1 "$DST_URI" \
-    > "$LAB_DIR/migrate.out" 2>&1 &
+p2p=()
+[ "$mode" = p2p ] && p2p=(--p2p)
+if [ "$how" = ctrl-c ]; then
+    "$(dirname "$0")/pty-run.py" "$LAB_DIR/ctrl-c" "$LAB_BIN" --dir "$LAB_DIR" exec 1 -- \
+        virsh migrate --live "${p2p[@]}" --copy-storage-all --bandwidth 1 g1 "$DST_URI" \
+        > "$LAB_DIR/migrate.out" 2>&1 &
+else
+    virsh1 migrate --live "${p2p[@]}" --copy-storage-all --bandwidth 1 g1 "$DST_URI" \
+        > "$LAB_DIR/migrate.out" 2>&1 &
+fi
 mig_pid=$!
 
 # wait until data flows, then abort from another connection
@@ -25,7 +38,11 @@ for _ in $(seq 100); do
 done
 [ -n "$processed" ] && [ "$processed" != 0.000 ] || fail "domjobinfo never showed progress"
 sleep 0.5
-virsh -q -c "$U1" domjobabort g1 || fail "domjobabort"
+if [ "$how" = ctrl-c ]; then
+    touch "$LAB_DIR/ctrl-c"
+else
+    virsh -q -c "$U1" domjobabort g1 || fail "domjobabort"
+fi
 
 rc=0
 wait "$mig_pid" || rc=$?
