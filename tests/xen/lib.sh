@@ -68,15 +68,21 @@ xen_kver() {
 }
 
 # Prints "name=version" lines of everything the images are built from.
+# One apt-cache call for all candidates: each call costs seconds on a
+# loaded machine.
 xen_versions() {
-    local p kver
+    local p kver pinned cand
     kver=$(xen_kver)
     [ -n "$kver" ] || xdie "cannot resolve linux-image-amd64"
+    cand=$(apt-cache policy $XEN_PKG_HV linux-image-$kver $XEN_ROOTFS_PKGS 2>/dev/null |
+        awk '/^[^ ]/ {sub(":$", "", $1); p = $1} /Candidate:/ {print p "=" $2}')
+    pinned=" $(echo $XEN_PINNED_PKGS) "
     echo "suite=$XEN_SUITE"
-    echo "$XEN_PKG_HV=$(xen_pkg_version $XEN_PKG_HV)"
-    echo "linux-image-$kver=$(xen_pkg_version linux-image-$kver)"
-    for p in $XEN_ROOTFS_PKGS; do
-        echo "$p=$(xen_pkg_version "$p")"
+    for p in $XEN_PKG_HV linux-image-$kver $XEN_ROOTFS_PKGS; do
+        case $pinned in
+        *" $p "*) echo "$p=$(xen_pkg_version "$p")" ;;
+        *) grep -m1 "^$p=" <<< "$cand" | grep -v '=(none)$' || xdie "no version of package $p known to apt" ;;
+        esac
     done
     echo "busybox-static(outer)=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo none)"
 }

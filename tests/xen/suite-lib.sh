@@ -171,7 +171,16 @@ EOF
 # xt_heartbeats HOSTFN NAME: the guest's heartbeat lines ("HB seq time
 # uptime") from its console log(s) in that dom0, in file order.
 xt_heartbeats() {
-    "$1" -t 120 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | tr -d '\\r' | grep -a -E '^HB [0-9]+ '"
+    "$1" -t 300 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | tr -d '\\r' | grep -a -E '^HB [0-9]+ '"
+}
+
+# xt_count_heartbeats HOSTFN NAME: how many heartbeats the guest's console
+# log(s) in that dom0 hold; fails when the dom0 does not answer.
+xt_count_heartbeats() {
+    local n
+    n=$("$1" -t 120 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | grep -a -c -E '^HB [0-9]+ '") || true
+    [[ $n =~ ^[0-9]+$ ]] || { echo "cannot count the heartbeats of $2" >&2; return 1; }
+    echo "$n"
 }
 
 # xt_wait_heartbeats HOSTFN NAME COUNT TIMEOUT: waits until the guest's
@@ -179,10 +188,10 @@ xt_heartbeats() {
 xt_wait_heartbeats() {
     local h=$1 name=$2 more=$3 to=$4 n0 n t
     t=$(xnow_ms)
-    n0=$(xt_heartbeats "$h" "$name" | wc -l)
+    n0=$(xt_count_heartbeats "$h" "$name") || return 1
     while true; do
-        n=$(xt_heartbeats "$h" "$name" | wc -l)
-        [ "$n" -lt $((n0 + more)) ] || return 0
+        n=$(xt_count_heartbeats "$h" "$name") || return 1
+        [ "$n" -lt $((n0 + more)) ] || { echo "  $name: heartbeats $n0 -> $n"; return 0; }
         if [ $(( ($(xnow_ms) - t) / 1000 )) -ge "$to" ]; then
             echo "no $more new heartbeats of $name within ${to}s ($n0 -> $n)" >&2
             return 1

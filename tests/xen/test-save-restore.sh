@@ -27,6 +27,8 @@ XML
     hb=$(xt_heartbeats A $N)
     echo "$hb" > "$XENMIG_XEN_RUN/heartbeats.txt"
     xt_step "heartbeat sequence unbroken across save/restore" xt_check_sequence <<< "$hb"
+    echo "time the guest stood still across save + restore (largest heartbeat gap):" \
+        "$(xt_check_sequence <<< "$hb" | sed -n 's/.*max_gap=\([0-9.]*s\).*/\1/p')" | tee -a "$XENMIG_XEN_RUN/timings"
     xt_step "one boot only" A -t 60 "test \$(grep -a -c XMBOOT /var/log/xen/console/guest-$N.log) = 1"
     xt_step "virsh destroy + undefine" A -t 200 "$V destroy $N && $V undefine $N"
 }
