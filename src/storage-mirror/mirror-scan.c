@@ -96,26 +96,37 @@ block_hash(const ScanPass *sp, const guint8 *buf, guint64 len, guint64 bs)
     }
 }
 
+/* Starts reading the destination's copy of a chunk; the caller owns one
+ * reference of the result, the request the other. */
+static DestRead *
+dest_read_start(XmWorker *w, guint64 off, guint64 len, GError **error)
+{
+    DestRead *dr = g_new0(DestRead, 1);
+
+    dr->refs = 2;
+    dr->buf = g_malloc(len);
+    if (!xm_nbd_conn_submit_read(w->conn, dr->buf, len, off, dest_read_done, dr,
+                                 error)) {
+        dest_read_unref(dr);
+        return NULL;
+    }
+    return dr;
+}
+
+/* @dr: the destination read of this chunk (consumed), or NULL when not
+ * comparing with the destination */
 static gboolean
-scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len, GError **error)
+scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len,
+           DestRead *dr, GError **error)
 {
     XmMirrorJob *job = w->job;
     guint64 bs = job->granularity;
     g_autofree gboolean *send = NULL;
-    DestRead *dr = NULL;
     XmChunk *c;
     gboolean hole, ok = FALSE;
     guint64 nb = (len + bs - 1) / bs, first = off / bs;
 
     c = xm_chunk_new(job, off, len, FALSE);
-    if (sp->kind == SCAN_COMPARE_DEST) {
-        dr = g_new0(DestRead, 1);
-        dr->refs = 2;
-        dr->buf = g_malloc(len);
-        if (!xm_nbd_conn_submit_read(w->conn, dr->buf, len, off, dest_read_done, dr,
-                                     error))
-            goto out;
-    }
     hole = xm_mirror_range_is_hole(w, off, len);
     if (!hole) {
         xm_chunk_alloc_buf(c);
@@ -175,17 +186,40 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len, GError **e
     return ok;
 }
 
+/* Each worker keeps the destination read of its next chunk in flight
+ * while it reads, hashes and compares the current one. */
 static gboolean
 scan_worker(XmWorker *w, GError **error)
 {
     XmMirrorJob *job = w->job;
-    guint64 off, len;
+    gboolean compare = job->scan.kind == SCAN_COMPARE_DEST;
+    guint64 off = 0, len = 0;
+    DestRead *dr = NULL;
+    gboolean have = claim_chunk(job, job->scan.chunk_len, &off, &len);
 
-    while (!xm_mirror_cancelled(job) &&
-           claim_chunk(job, job->scan.chunk_len, &off, &len)) {
-        if (!scan_chunk(w, &job->scan, off, len, error))
+    if (have && compare && !(dr = dest_read_start(w, off, len, error)))
+        return FALSE;
+    while (have && !xm_mirror_cancelled(job)) {
+        guint64 noff = 0, nlen = 0;
+        DestRead *ndr = NULL;
+        gboolean next = claim_chunk(job, job->scan.chunk_len, &noff, &nlen);
+
+        if (next && compare && !(ndr = dest_read_start(w, noff, nlen, error))) {
+            dest_read_unref(dr);
             return FALSE;
+        }
+        if (!scan_chunk(w, &job->scan, off, len, dr, error)) {
+            if (ndr)
+                dest_read_unref(ndr);
+            return FALSE;
+        }
+        off = noff;
+        len = nlen;
+        dr = ndr;
+        have = next;
     }
+    if (dr)
+        dest_read_unref(dr);
     if (xm_mirror_cancelled(job)) {
         g_set_error_literal(error, XM_ERROR, XM_ERR_OPERATION_ABORTED, _("cancelled"));
         return FALSE;
