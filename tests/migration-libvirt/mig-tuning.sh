@@ -14,11 +14,14 @@ virsh -q -c "$U1" start g1 > /dev/null || fail "start g1"
 virsh1 migrate --live --copy-storage-all --bandwidth 1 g1 "$DST_URI" \
     > "$LAB_DIR/migrate.out" 2>&1 &
 mig_pid=$!
+job=
 for _ in $(seq 100); do
-    virsh -c "$U1" domjobinfo g1 2>/dev/null | grep -q "^Data processed: *[1-9]" && break
+    job=$(virsh -c "$U1" domjobinfo g1 2>&1 || true)
+    grep -q "^Data processed: *[1-9]" <<< "$job" && break
     sleep 0.2
 done
-virsh -c "$U1" domjobinfo g1 | grep -q "^Data processed: *[1-9]" || fail "no progress on host 1"
+grep -q "^Data processed: *[1-9]" <<< "$job" ||
+    fail "no progress on host 1: $job / $(cat "$LAB_DIR/migrate.out")"
 
 speed=$(virsh -q -c "$U1" migrate-getspeed g1)
 [ "$speed" = 1 ] || fail "migrate-getspeed says '$speed', not 1"
