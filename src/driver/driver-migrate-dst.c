@@ -82,6 +82,60 @@ drop_incoming(XmDomObj *dom)
     xm_dom_cleanup_stopped(dom);
 }
 
+/*
+ * Watches an incoming migration until its Finish: when the library gave
+ * up on its own (the source vanished, or domjobabort here) and no Finish
+ * follows because the client or the source daemon is gone, the half-made
+ * domain must not stay behind.
+ */
+typedef struct {
+    uint8_t uuid[16];
+    XmDomObj *dom;
+} Reaper;
+
+static gpointer
+reaper_thread(gpointer data)
+{
+    Reaper *r = data;
+
+    for (;;) {
+        XmMigrateEntry *e;
+        XmMigrationState st;
+
+        g_usleep(G_USEC_PER_SEC);
+        g_mutex_lock(&r->dom->lock);
+        e = xm_migrate_lookup(r->uuid, XM_MIGRATE_IN);
+        if (!e || e->dom != r->dom || !e->job) {
+            g_mutex_unlock(&r->dom->lock);
+            break;
+        }
+        st = xm_migration_get_state(e->job);
+        if (st == XM_MIGRATION_STATE_FAILED || st == XM_MIGRATION_STATE_CANCELLED) {
+            g_message("incoming migration of %s ended without Finish; removing it",
+                      r->dom->name);
+            /* freeing the job tears its half down (images it created too) */
+            xm_migrate_unregister(r->uuid, XM_MIGRATE_IN, FALSE);
+            drop_incoming(r->dom);
+            g_mutex_unlock(&r->dom->lock);
+            break;
+        }
+        g_mutex_unlock(&r->dom->lock);
+    }
+    xm_dom_unref(r->dom);
+    g_free(r);
+    return NULL;
+}
+
+static void
+reaper_start(XmDomObj *dom)
+{
+    Reaper *r = g_new0(Reaper, 1);
+
+    memcpy(r->uuid, dom->uuid, 16);
+    r->dom = xm_dom_ref(dom);
+    g_thread_unref(g_thread_new("xm-mig-reaper", reaper_thread, r));
+}
+
 static int
 dst_prepare(const XmMigrateArgs *args, const char *cookiein, unsigned int flags,
             char **cookie, char **uri_out)
@@ -155,6 +209,7 @@ dst_prepare(const XmMigrateArgs *args, const char *cookiein, unsigned int flags,
         xm_dom_unref(e->dom);
         goto fail;
     }
+    reaper_start(dom);
     xm_dom_release(dom);
     *cookie = g_steal_pointer(&c);
     if (uri_out)
@@ -324,8 +379,8 @@ dst_finish(virConnectPtr dconn, const XmMigrateArgs *args, const char *cookiein,
         else
             XM_REPORT_GERROR(err);
         drop_incoming(dom);
-        xm_dom_release(dom);
         xm_migrate_unregister(uuid, XM_MIGRATE_IN, FALSE);
+        xm_dom_release(dom);
         return NULL;
     }
     if (cancelled) {
@@ -335,8 +390,8 @@ dst_finish(virConnectPtr dconn, const XmMigrateArgs *args, const char *cookiein,
                   dom->name);
         xm_ops()->destroy(xm_driver->backend, domid, NULL);
         drop_incoming(dom);
-        xm_dom_release(dom);
         xm_migrate_unregister(uuid, XM_MIGRATE_IN, FALSE);
+        xm_dom_release(dom);
         return NULL;
     }
 
@@ -360,8 +415,8 @@ dst_finish(virConnectPtr dconn, const XmMigrateArgs *args, const char *cookiein,
     if (flags & VIR_MIGRATE_PERSIST_DEST)
         persist_incoming(dom, e->persist_xml);
     ret = virGetDomain(dconn, dom->name, dom->uuid, domid);
-    xm_dom_release(dom);
     xm_migrate_unregister(uuid, XM_MIGRATE_IN, TRUE);
+    xm_dom_release(dom);
     return ret;
 }
 
