@@ -177,6 +177,30 @@ xmDomainMigrateBegin3Params(virDomainPtr vdom, virTypedParameterPtr params,
 }
 
 /*
+ * After a migration that failed or was cancelled the library has resumed
+ * the guest; the domain object may still say "paused" (by the migration, or
+ * by a backend event seen while Perform ran unlocked). The backend knows.
+ */
+static void
+resync_after_failure(XmDomObj *dom)
+{
+    XmDomainInfo info;
+    int domid = g_atomic_int_get(&dom->domid);
+
+    if (domid < 0 || dom->state != XM_DOMSTATE_PAUSED ||
+        (dom->reason != VIR_DOMAIN_PAUSED_MIGRATION &&
+         dom->reason != VIR_DOMAIN_PAUSED_UNKNOWN))
+        return;
+    if (!xm_ops()->info(xm_driver->backend, domid, &info, NULL) ||
+        info.state == XM_DOMSTATE_PAUSED)
+        return;
+    dom->state = XM_DOMSTATE_RUNNING;
+    dom->reason = VIR_DOMAIN_RUNNING_MIGRATION_CANCELED;
+    xm_dom_save_status(dom, NULL);
+    xm_event_lifecycle(dom, VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
+}
+
+/*
  * Perform on @dom (locked) with the cookie from Prepare. On failure the
  * guest runs here again and the job is over (no Confirm follows).
  */
@@ -210,6 +234,7 @@ src_perform(XmDomObj *dom, const char *cookiein, char **cookie)
     if (!ok) {
         XM_REPORT_GERROR(err);
         xm_migrate_unregister(dom->uuid, XM_MIGRATE_OUT, FALSE);
+        resync_after_failure(dom);
         return FALSE;
     }
     /* the guest is suspended here and starts on the destination */
@@ -229,7 +254,7 @@ src_confirm(XmDomObj *dom, const char *cookiein, unsigned int flags,
 {
     g_autoptr(GError) err = NULL;
     XmMigrateEntry *e = xm_migrate_lookup(dom->uuid, XM_MIGRATE_OUT);
-    gboolean was_paused_by_us, had_job;
+    gboolean had_job;
 
     if (!e || e->busy) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
@@ -237,8 +262,6 @@ src_confirm(XmDomObj *dom, const char *cookiein, unsigned int flags,
                     : _("no migration of this domain is in progress"));
         return FALSE;
     }
-    was_paused_by_us = dom->state == XM_DOMSTATE_PAUSED &&
-                       dom->reason == VIR_DOMAIN_PAUSED_MIGRATION;
     had_job = e->job != NULL;
     if (e->job && !xm_migration_confirm(e->job, cookiein, cancelled, &err)) {
         XM_REPORT_GERROR(err);
@@ -248,12 +271,7 @@ src_confirm(XmDomObj *dom, const char *cookiein, unsigned int flags,
     xm_migrate_unregister(dom->uuid, XM_MIGRATE_OUT, !cancelled);
 
     if (cancelled) {
-        if (was_paused_by_us) {
-            dom->state = XM_DOMSTATE_RUNNING;
-            dom->reason = VIR_DOMAIN_RUNNING_MIGRATION_CANCELED;
-            xm_event_lifecycle(dom, VIR_DOMAIN_EVENT_RESUMED,
-                               VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
-        }
+        resync_after_failure(dom);
         return TRUE;
     }
     e = NULL;   /* freed with the registry entry */
