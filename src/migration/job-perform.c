@@ -130,11 +130,63 @@ check_mirrors(XmMigration *job, GError **error)
 
 /* Copy-dirty passes until the last complete pass of every disk fits the
  * downtime budget, or the pass limit. */
+/* Keeps the destination from taking a long quiet spell (disk passes, the
+ * final drain of a big disk) for a dead source. */
+typedef struct {
+    XmMigration *job;
+    GMutex lock;
+    GCond cond;
+    gboolean stop;
+    GThread *thread;
+} Keepalive;
+
+static gpointer
+keepalive_main(gpointer data)
+{
+    Keepalive *k = data;
+
+    g_mutex_lock(&k->lock);
+    while (!k->stop) {
+        gint64 end = g_get_monotonic_time() + XM_MIGRATION_PING_MS * 1000;
+        if (g_cond_wait_until(&k->cond, &k->lock, end) || k->stop)
+            continue;
+        g_mutex_unlock(&k->lock);
+        /* a failed ping is not an error here: the pump or the final
+         * record finds the broken channel */
+        xm_channel_send(k->job->channel, XM_CHANNEL_PING, NULL, 0, NULL);
+        g_mutex_lock(&k->lock);
+    }
+    g_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+static void
+keepalive_start(Keepalive *k, XmMigration *job)
+{
+    k->job = job;
+    g_mutex_init(&k->lock);
+    g_cond_init(&k->cond);
+    k->thread = g_thread_new("xm-mig-ping", keepalive_main, k);
+}
+
+static void
+keepalive_stop(Keepalive *k)
+{
+    if (!k->thread)
+        return;
+    g_mutex_lock(&k->lock);
+    k->stop = TRUE;
+    g_cond_signal(&k->cond);
+    g_mutex_unlock(&k->lock);
+    g_thread_join(k->thread);
+    k->thread = NULL;
+    g_mutex_clear(&k->lock);
+    g_cond_clear(&k->cond);
+}
+
 static gboolean
 copy_disks(XmMigration *job, GError **error)
 {
-    gint64 last_ping = g_get_monotonic_time();
-
     for (;;) {
         guint64 last_delta = 0, rate = 0, budget;
         guint min_done = G_MAXUINT;
@@ -142,11 +194,6 @@ copy_disks(XmMigration *job, GError **error)
 
         if (!xm_migration_check_cancel(job, error) || !check_mirrors(job, error))
             return FALSE;
-        if (g_get_monotonic_time() - last_ping >= XM_MIGRATION_PING_MS * 1000) {
-            if (!xm_channel_send(job->channel, XM_CHANNEL_PING, NULL, 0, error))
-                return FALSE;
-            last_ping = g_get_monotonic_time();
-        }
 
         g_mutex_lock(&job->lock);
         for (size_t i = 0; i < job->ndisks; i++) {
@@ -388,6 +435,7 @@ xm_migration_perform(XmMigration *job, const char *cookie_in, char **cookie_out,
     g_autoptr(GString) record = g_string_new("");
     g_autoptr(GError) err = NULL;
     XmChannel *ch;
+    Keepalive keepalive = { 0 };
     gint64 t_suspend;
 
     g_return_val_if_fail(job && job->is_source, FALSE);
@@ -417,6 +465,7 @@ xm_migration_perform(XmMigration *job, const char *cookie_in, char **cookie_out,
     g_mutex_unlock(&job->lock);
     if (!xm_migration_check_cancel(job, &err))
         goto failed;
+    keepalive_start(&keepalive, job);
 
     if (job->ndisks && (!start_mirrors(job, in, &err) || !copy_disks(job, &err)))
         goto failed;
@@ -436,6 +485,7 @@ xm_migration_perform(XmMigration *job, const char *cookie_in, char **cookie_out,
      * once it has this record */
     job->completed = TRUE;
     g_mutex_unlock(&job->lock);
+    keepalive_stop(&keepalive);
     if (!xm_channel_send(job->channel, XM_CHANNEL_COMPLETE, record->str,
                          (guint32) record->len, &err)) {
         /* the record may not have arrived: the destination decides; the
@@ -469,6 +519,7 @@ xm_migration_perform(XmMigration *job, const char *cookie_in, char **cookie_out,
     return TRUE;
 
  failed:
+    keepalive_stop(&keepalive);
     fail(job, &err);
     g_propagate_error(error, g_steal_pointer(&err));
     return FALSE;

@@ -253,9 +253,10 @@ receive(XmMigration *job, GError **error)
     GThread *restorer = NULL;
     int sv[2] = { -1, -1 };
     gboolean ended = FALSE, ok = FALSE;
-    guint idle_ms = job->params.connect_timeout_s * 1000;
+    guint connect_ms = job->params.connect_timeout_s * 1000;
+    guint idle_ms = MAX(connect_ms, XM_MIGRATION_MIN_IDLE_MS);
 
-    ch = xm_channel_accept(job->listener, idle_ms, job->cancellable, error);
+    ch = xm_channel_accept(job->listener, connect_ms, job->cancellable, error);
     g_mutex_lock(&job->lock);
     job->refused = xm_channel_listener_get_refused(job->listener);
     /* one peer per migration: nobody else may connect from now on */

@@ -36,7 +36,10 @@ gboolean xm_migration_probe_port(const char *host, guint min, guint max,
 #define XM_MIGRATION_DEFAULT_MAX_PASSES 30
 /* The source sends a PING this often while disks copy, so the
  * destination can tell a slow migration from a dead source. */
-#define XM_MIGRATION_PING_MS 2000
+#define XM_MIGRATION_PING_MS 1000
+/* The destination gives the source at least this long between records
+ * (three missed pings), however short its connect timeout. */
+#define XM_MIGRATION_MIN_IDLE_MS (3 * XM_MIGRATION_PING_MS)
 
 typedef struct _XmMigration XmMigrationJobFwd;
 

@@ -919,6 +919,107 @@ test_dest_dies_memory(Fixture *f, gconstpointer data)
     g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
 }
 
+/* migrate-setspeed while the disks copy: lifting a 2 MiB/s limit lets a
+ * 44 MiB copy that would take over 20 s finish in a few. */
+static void
+test_set_speed(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("hurry", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    XmMigrationStats st;
+    PerformJob pj = { 0 };
+    gint64 t0;
+    GThread *t;
+    int domid;
+
+    make_image(f->src_img, 48 * MiB);
+    {
+        g_autofree char *buf = g_malloc(MiB);
+        int fd = open(f->src_img, O_WRONLY);
+        memset(buf, 0x3c, MiB);
+        for (int i = 4; i < 48; i++)
+            g_assert_cmpint(pwrite(fd, buf, MiB, i * MiB), ==, (ssize_t) MiB);
+        close(fd);
+    }
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.bandwidth_mib = 2;
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(xm_migration_get_bandwidth(src), ==, 2);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    t0 = g_get_monotonic_time();
+    pj.job = src;
+    pj.cookie = c2;
+    t = g_thread_new("perform", perform_thread, &pj);
+    wait_for_copy(src, 1 * MiB);
+    xm_migration_get_stats(src, &st);
+    g_assert_cmpuint(st.bandwidth_mib, ==, 2);
+    g_assert_cmpuint(st.disk_sent, <, 8 * MiB);
+    xm_migration_set_bandwidth(src, 0);
+    xm_migration_set_max_downtime(src, 500);
+    g_assert_cmpuint(xm_migration_get_bandwidth(src), ==, 0);
+    xm_migration_get_stats(src, &st);
+    g_assert_cmpuint(st.max_downtime_ms, ==, 500);
+    g_thread_join(t);
+    g_assert_no_error(pj.err);
+    g_assert_true(pj.ok);
+    g_assert_cmpint((g_get_monotonic_time() - t0) / G_USEC_PER_SEC, <, 15);
+    g_assert_cmpint(xm_migration_finish(dst, NULL, FALSE, NULL, &err), >, 0);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_confirm(src, NULL, FALSE, &err));
+    g_assert_cmpuint(count_domains(f, 0), ==, 0);
+    g_assert_cmpuint(count_domains(f, 1), ==, 1);
+}
+
+/* A copy that takes longer than the destination's idle timeout: the
+ * source's keepalives tell the destination it is alive. */
+static void
+test_slow_copy_keepalive(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("slow", f->src_img, 20, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL;
+    XmMigrationParams ps, pd;
+    XmMigrationStats st;
+    int domid;
+
+    {
+        g_autofree char *buf = g_malloc(MiB);
+        int fd = open(f->src_img, O_WRONLY);
+        memset(buf, 0x77, MiB);
+        for (int i = 4; i < 16; i++)
+            g_assert_cmpint(pwrite(fd, buf, MiB, i * MiB), ==, (ssize_t) MiB);
+        close(fd);
+    }
+    def->sim.ram_dirty_mib_s = 0;
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.bandwidth_mib = 3;          /* 12 MiB of data: ~4 s of disk copy */
+    pd.connect_timeout_s = 1;
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_no_error(err);
+    xm_migration_get_stats(src, &st);
+    g_assert_cmpuint(st.elapsed_ms, >, 3500);    /* longer than the 3 s idle floor */
+    g_assert_cmpint(xm_migration_finish(dst, c3, FALSE, NULL, &err), >, 0);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_confirm(src, NULL, FALSE, &err));
+    g_assert_cmpuint(count_domains(f, 1), ==, 1);
+}
+
 /* A guest its user paused arrives paused. */
 static void
 test_paused_guest(Fixture *f, gconstpointer data)
@@ -1005,6 +1106,8 @@ main(int argc, char **argv)
     ADD("/migration/sim/cancel-during-memory", NULL, test_cancel_memory);
     ADD("/migration/sim/destination-timeout", NULL, test_dest_timeout);
     ADD("/migration/sim/paused-guest-stays-paused", NULL, test_paused_guest);
+    ADD("/migration/sim/set-speed-live", NULL, test_set_speed);
+    ADD("/migration/sim/slow-copy-keepalive", NULL, test_slow_copy_keepalive);
     ADD("/migration/sim/destination-dies-during-memory", NULL, test_dest_dies_memory);
     ADD("/migration/sim/inc-cancel-then-retry", NULL, test_inc_retry);
     ADD("/migration/sim/no-space", NULL, test_no_space);
