@@ -418,6 +418,9 @@ test_live(Fixture *f, gconstpointer data)
     g_assert_cmpuint(st.data_remaining, ==, 0);
     g_assert_cmpuint(st.data_processed, ==, st.data_total);
     g_assert_cmpuint(st.passes, >=, 2);
+    g_assert_cmpuint(st.downtime_ms, >, 0);
+    g_assert_cmpuint(st.downtime_ms, <=, st.elapsed_ms);
+    g_assert_cmpuint(st.setup_time_ms, <=, st.elapsed_ms);
     if (lc->max_passes)
         g_assert_cmpuint(st.passes, ==, lc->max_passes);
     xm_migration_get_stats(dst, &st);
@@ -746,6 +749,83 @@ test_bad_params(Fixture *f, gconstpointer data)
     g_assert_null(xm_migration_begin(f->b[0], domid, def, &p, &c1, &err));
     g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
     g_assert_null(c1);
+}
+
+/* Which disks begin picks: writable, unshared, local ones by default;
+ * migrate_disks names them, and naming one that cannot be copied fails. */
+static void
+test_disk_choice(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("many", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) multi = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *second = g_build_filename(f->dir, "second.img", NULL);
+    XmMigrationParams p;
+    const char *just_b[] = { "xvdb", NULL };
+    const char *ro[] = { "xvdc", NULL };
+    const char *twice[] = { "xvda", "xvda", NULL };
+    int domid = start_guest(f, def);
+
+    make_image(second, 4 * MiB);
+    multi = xm_domain_def_copy(def);
+    multi->ndisks = 6;
+    multi->disks = g_renew(XmDiskDef, multi->disks, 6);
+    memset(&multi->disks[1], 0, 5 * sizeof(XmDiskDef));
+    multi->disks[1].source = g_strdup(second);
+    multi->disks[1].target = g_strdup("xvdb");
+    multi->disks[2].source = g_strdup(second);
+    multi->disks[2].target = g_strdup("xvdc");
+    multi->disks[2].readonly = true;
+    multi->disks[3].source = g_strdup(second);
+    multi->disks[3].target = g_strdup("xvdd");
+    multi->disks[3].shareable = true;
+    multi->disks[4].source = g_strdup(second);
+    multi->disks[4].target = g_strdup("hdc");
+    multi->disks[4].device = XM_DISK_DEVICE_CDROM;
+    multi->disks[5].source = g_strdup("nbd://storage/export");
+    multi->disks[5].target = g_strdup("xvde");
+
+    {
+        g_autoptr(XmMigration) job = NULL;
+        g_autofree char *c1 = NULL;
+        base_params(&p, TRUE);
+        job = xm_migration_begin(f->b[0], domid, multi, &p, &c1, &err);
+        g_assert_no_error(err);
+        g_assert_nonnull(strstr(c1, "target='xvda' capacity='16777216'"));
+        g_assert_nonnull(strstr(c1, "target='xvdb' capacity='4194304'"));
+        g_assert_null(strstr(c1, "xvdc"));
+        g_assert_null(strstr(c1, "xvdd"));
+        g_assert_null(strstr(c1, "hdc"));
+        g_assert_null(strstr(c1, "xvde"));
+    }
+    {
+        g_autoptr(XmMigration) job = NULL;
+        g_autofree char *c1 = NULL;
+        base_params(&p, TRUE);
+        p.migrate_disks = just_b;
+        job = xm_migration_begin(f->b[0], domid, multi, &p, &c1, &err);
+        g_assert_no_error(err);
+        g_assert_null(strstr(c1, "xvda"));
+        g_assert_nonnull(strstr(c1, "target='xvdb'"));
+    }
+    {
+        g_autoptr(XmMigration) job = NULL;
+        g_autofree char *c1 = NULL;
+        base_params(&p, TRUE);
+        p.non_shared_disk = FALSE;      /* shared storage: memory only */
+        job = xm_migration_begin(f->b[0], domid, multi, &p, &c1, &err);
+        g_assert_no_error(err);
+        g_assert_null(strstr(c1, "<disks>"));
+    }
+    base_params(&p, TRUE);
+    p.migrate_disks = ro;
+    g_assert_null(xm_migration_begin(f->b[0], domid, multi, &p, &(char *){ NULL }, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_assert_nonnull(strstr(err->message, "read-only"));
+    g_clear_error(&err);
+    p.migrate_disks = twice;
+    g_assert_null(xm_migration_begin(f->b[0], domid, multi, &p, &(char *){ NULL }, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
 }
 
 static const LiveCase live_plain = { FALSE, 20, 1, FALSE, FALSE, 0, 0 };
@@ -1114,5 +1194,6 @@ main(int argc, char **argv)
     ADD("/migration/sim/no-memory", NULL, test_no_memory);
     ADD("/migration/sim/inc-needs-image", NULL, test_inc_missing_image);
     ADD("/migration/sim/bad-params", NULL, test_bad_params);
+    ADD("/migration/sim/disk-choice", NULL, test_disk_choice);
     return g_test_run();
 }
