@@ -193,6 +193,10 @@ XmMirrorJob *xm_mirror_job_new(const char *source, const char *dest_uri,
  * mark the dirty bitmap (and in synchronous mode go to the destination
  * before they complete). xm_mirror_job_free() removes the hook.
  *
+ * The hook never fails a guest's write: its data is already on the
+ * source. If the destination fails a synchronous write, the range is
+ * marked dirty again and the job ends with that error.
+ *
  * Returns: TRUE on success.
  */
 gboolean xm_mirror_job_attach_server(XmMirrorJob *job, XmNbdServer *server,

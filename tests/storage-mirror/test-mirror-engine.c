@@ -159,10 +159,20 @@ allocated(const char *path)
     return (guint64)st.st_blocks * 512;
 }
 
+static void
+record_phase(const XmMirrorProgress *p, gpointer data)
+{
+    guint *seen = data;
+
+    /* runs in the job's thread */
+    g_atomic_int_or(seen, 1u << p->phase);
+}
+
 /* scan copy to nbdkit memory, verified by reading the destination back */
 static void
 test_copy_verify(Fixture *f, gconstpointer data)
 {
+    guint seen = 0;
     g_autoptr(GError) err = NULL;
     g_autoptr(XmMirrorJob) job = NULL;
     XmMirrorOptions o = { .mode = XM_MIRROR_SCAN, .verify = TRUE };
@@ -173,6 +183,7 @@ test_copy_verify(Fixture *f, gconstpointer data)
     start_nbdkit(f, "memory", "16M");
     job = xm_mirror_job_new(f->src, f->uri, &o, &err);
     g_assert_no_error(err);
+    xm_mirror_job_set_progress_callback(job, record_phase, &seen);
     g_assert_true(xm_mirror_job_start(job, &err));
     g_assert_no_error(err);
     g_assert_true(xm_mirror_job_complete(job, &res, &err));
@@ -187,6 +198,36 @@ test_copy_verify(Fixture *f, gconstpointer data)
     /* zeros and holes went as WRITE_ZEROES: less data than the image */
     g_assert_cmpuint(p.sent, <, 16 * MiB);
     g_assert_cmpuint(p.sent, >, 0);
+    /* the callback saw every phase in between */
+    g_assert_cmpuint(g_atomic_int_get(&seen), ==,
+                     (1u << XM_MIRROR_PHASE_BULK) | (1u << XM_MIRROR_PHASE_VERIFY) |
+                     (1u << XM_MIRROR_PHASE_DONE));
+}
+
+/* the bandwidth limit can be lifted while the job runs */
+static void
+test_set_bandwidth(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmMirrorJob) job = NULL;
+    XmMirrorOptions o = { .mode = XM_MIRROR_SCAN, .bandwidth_mib = 0.5 };
+    XmMirrorProgress p;
+    gint64 t0;
+
+    write_pattern(f->src, 16 * MiB, 13);
+    start_nbdkit(f, "memory", "16M");
+    job = xm_mirror_job_new(f->src, f->uri, &o, &err);
+    g_assert_true(xm_mirror_job_start(job, &err));
+    g_usleep(500 * 1000);
+    xm_mirror_job_get_progress(job, &p);
+    /* at 0.5 MiB/s most of the ~8 MiB of data is still to go */
+    g_assert_cmpuint(p.sent, <, 4 * MiB);
+    t0 = g_get_monotonic_time();
+    xm_mirror_job_set_bandwidth(job, 0);
+    g_assert_true(xm_mirror_job_complete(job, NULL, &err));
+    g_assert_no_error(err);
+    /* the rest would take 10+ s at the old limit */
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 8 * G_USEC_PER_SEC);
 }
 
 /* verification catches a destination that differs */
@@ -509,6 +550,7 @@ main(int argc, char **argv)
     g_test_add("/mirror-engine/" name, Fixture, data, fixture_setup, fn, fixture_teardown)
     ADD("copy-verify", test_copy_verify, NULL);
     ADD("verify-mismatch", test_verify_mismatch, NULL);
+    ADD("set-bandwidth", test_set_bandwidth, NULL);
     ADD("dest-too-small", test_dest_too_small, NULL);
     ADD("cancel", test_cancel, NULL);
     ADD("dest-dies", test_dest_dies, NULL);
