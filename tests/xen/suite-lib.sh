@@ -139,7 +139,7 @@ XT_INITRD=$XT_IMAGES/initrd-guest.gz
 # DRIVER: empty = libxl's default backend, qemu = qdisk, phy = blkback.
 xt_guest_xml() {
     local name=$1 type=$2 disk=$3 drv=${4:-} ostype machine=
-    if [ "$type" = pvh ]; then ostype=xenpvh; machine=" machine='xenpvh'"; else ostype=linux; fi
+    if [ "$type" = pvh ]; then ostype=xenpvh; machine=" machine='xenpvh'"; else ostype=xen; fi
     cat <<EOF
 <domain type='xen'>
   <name>$name</name>
