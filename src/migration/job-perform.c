@@ -453,6 +453,18 @@ xm_migration_perform(XmMigration *job, const char *cookie_in, char **cookie_out,
                     _("the destination's cookie has no memory endpoint"));
         goto failed;
     }
+    if (memcmp(in->uuid, job->def->uuid, 16) != 0) {
+        g_set_error(&err, XM_ERROR, XM_ERR_INTERNAL_ERROR,
+                    _("the destination's cookie is for another domain than '%s'"),
+                    job->def->name);
+        goto failed;
+    }
+    if (in->tls != job->params.tls) {
+        g_set_error(&err, XM_ERROR, XM_ERR_ARGUMENT_UNSUPPORTED,
+                    in->tls ? _("the destination requires a TLS migration")
+                            : _("TLS migration asked for, but the destination did not enable it"));
+        goto failed;
+    }
     xm_migration_set_state(job, XM_MIGRATION_STATE_PERFORMING_DISKS);
 
     ch = xm_channel_connect(in->mem_host, in->mem_port, job->secret,
