@@ -1,6 +1,7 @@
 #!/bin/bash
 # The destination is not assumed to be zero: onto a destination full of
-# random bytes, the source's holes and zero runs must still end up as zeros.
+# random bytes, the source's holes and zero runs must still end up as zeros,
+# and the source's holes as holes (zeroing may punch).
 #   e2e-overwrite.sh copy | sync | mirror
 . "$(dirname "$0")/e2e-lib.sh"
 need nbdkit
@@ -31,4 +32,6 @@ case $cmd in
 esac
 stop_pid "$NBDKIT_PID"
 assert_identical "$T/src.img" "$T/dst.img" "$T/err"
+# and the source's holes are holes again, not zeroes written over old data
+assert_as_sparse "$T/src.img" "$T/dst.img" $((1 * MiB))
 log "PASS ($cmd)"
