@@ -63,5 +63,22 @@ def audit_sim_rates_from_xml():
         assert 'hosts=xenmig-test-host' in out_w, out_w
 
 
+@case
+def audit_node_free_memory():
+    """virsh freemem / nodeinfo: the host's memory less what guests use,
+    following a live memory change and a guest's end."""
+    with Libvirtd() as d:
+        c = d.connect()
+        total = c.getInfo()[1] * MIB
+        assert c.getFreeMemory() == total
+        dom = c.createXML(d.guest_xml('g', memory_mib=128), 0)
+        assert c.getFreeMemory() == total - 128 * MIB, c.getFreeMemory()
+        assert c.getCellsFreeMemory(0, 1) == [total - 128 * MIB]
+        dom.setMemory(64 * 1024)
+        assert c.getFreeMemory() == total - 64 * MIB, c.getFreeMemory()
+        dom.destroy()
+        assert c.getFreeMemory() == total
+
+
 if __name__ == '__main__':
     sys.exit(main())
