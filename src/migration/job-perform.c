@@ -184,9 +184,20 @@ keepalive_stop(Keepalive *k)
     g_cond_clear(&k->cond);
 }
 
+/* A pass that does not send less than SHRINK_RATIO of the smallest pass
+ * so far counts as stalled; after STALLED_PASSES such passes in a row,
+ * more passes are pointless (the guest writes as fast as we copy) and the
+ * switchover is taken at once. A tracked datapath would switch to
+ * synchronous mirroring here instead. */
+#define SHRINK_RATIO 0.9
+#define STALLED_PASSES 3
+
 static gboolean
 copy_disks(XmMigration *job, GError **error)
 {
+    guint judged = 1, stalled = 0;
+    guint64 best_delta = G_MAXUINT64;
+
     for (;;) {
         guint64 last_delta = 0, rate = 0, budget;
         guint min_done = G_MAXUINT;
@@ -217,11 +228,24 @@ copy_disks(XmMigration *job, GError **error)
         converged = min_done >= 2 && last_delta <= budget;
         g_mutex_unlock(&job->lock);
 
-        if (converged || min_done >= job->params.max_passes) {
+        if (min_done > judged && min_done >= 2) {
+            /* a new complete pass (the bulk pass is not judged) */
+            if (best_delta != G_MAXUINT64 &&
+                (double) last_delta >= SHRINK_RATIO * (double) best_delta) {
+                stalled++;
+            } else {
+                stalled = 0;
+            }
+            best_delta = MIN(best_delta, last_delta);
+            judged = min_done;
+        }
+        if (converged || min_done >= job->params.max_passes ||
+            stalled >= STALLED_PASSES) {
             g_debug("disks %s after %u passes: last pass %" G_GUINT64_FORMAT
                     " bytes, budget %" G_GUINT64_FORMAT,
-                    converged ? "converged" : "reached the pass limit", min_done,
-                    last_delta, budget);
+                    converged ? "converged" :
+                    stalled >= STALLED_PASSES ? "stopped shrinking" : "reached the pass limit",
+                    min_done, last_delta, budget);
             return TRUE;
         }
         /* keep one pass queued behind the running one */
