@@ -118,7 +118,8 @@ typedef enum {
  *   machine's host name)
  * @connect_timeout_s: destination: how long the endpoints wait for the
  *   source (0: 60 s)
- * @max_passes: copy-dirty passes before the switchover is forced (0: 30)
+ * @max_passes: copy-dirty passes before the switchover is forced (0: 30);
+ *   it is also taken after three passes in a row that do not shrink
  *
  * What the caller asks for; copied by begin and prepare.
  */

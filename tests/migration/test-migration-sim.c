@@ -236,7 +236,21 @@ typedef struct {
     guint64 bandwidth_mib;
     guint max_passes;       /* expected to be reached (the guest outruns) */
     gboolean stall;         /* ...unless passes stop shrinking before */
+    gboolean ipv6;          /* over [::1] */
 } LiveCase;
+
+static gboolean
+have_ipv6_loopback(void)
+{
+    g_autoptr(GError) err = NULL;
+    guint port;
+    int fd = xm_migration_listen_in_range("::1", 0, 0, &port, &err);
+
+    if (fd < 0)
+        return FALSE;
+    close(fd);
+    return TRUE;
+}
 
 /* Connects to the memory endpoint named in @cookie with a wrong secret. */
 static void
@@ -350,6 +364,13 @@ test_live(Fixture *f, gconstpointer data)
     ps.tls_dir = pd.tls_dir = f->pki;
     if (lc->not_live)
         ps.live = pd.live = FALSE;
+    if (lc->ipv6) {
+        if (!have_ipv6_loopback()) {
+            g_test_skip("no IPv6 loopback");
+            return;
+        }
+        ps.uri = pd.uri = "tcp://[::1]";
+    }
     if (lc->max_passes) {
         ps.bandwidth_mib = lc->bandwidth_mib;
         ps.max_passes = lc->max_passes;
@@ -364,7 +385,7 @@ test_live(Fixture *f, gconstpointer data)
 
     dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, &uri, &err);
     g_assert_no_error(err);
-    g_assert_true(g_str_has_prefix(uri, "tcp://127.0.0.1:"));
+    g_assert_true(g_str_has_prefix(uri, lc->ipv6 ? "tcp://[::1]:" : "tcp://127.0.0.1:"));
     g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_IS_REGULAR));
     g_assert_nonnull(strstr(c2, f->dst_img));
     if (lc->tls)
@@ -843,6 +864,7 @@ static const LiveCase intruder_tls = { TRUE, 20, 1, FALSE, TRUE, 0, 0 };
 /* writes faster than the limit: the pass limit forces the switchover */
 static const LiveCase outrun = { FALSE, 20, 24, FALSE, FALSE, 16, 3, FALSE };
 static const LiveCase outrun_stall = { FALSE, 20, 24, FALSE, FALSE, 16, 30, TRUE };
+static const LiveCase over_ipv6 = { FALSE, 20, 1, FALSE, FALSE, 0, 0, FALSE, TRUE };
 
 /* The destination's own check fails after the completion record (its
  * image was altered): it destroys its half, and the source guest, still
@@ -1185,6 +1207,7 @@ main(int argc, char **argv)
     ADD("/migration/sim/live-source-untouched", &live_quiet, test_live);
     ADD("/migration/sim/live-tls", &live_tls, test_live);
     ADD("/migration/sim/not-live", &not_live, test_live);
+    ADD("/migration/sim/ipv6", &over_ipv6, test_live);
     ADD("/migration/sim/pass-limit", &outrun, test_live);
     ADD("/migration/sim/passes-stop-shrinking", &outrun_stall, test_live);
     ADD("/migration/sim/destination-verify-fails", NULL, test_dest_verify_fails);
