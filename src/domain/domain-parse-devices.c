@@ -741,8 +741,10 @@ xm_domain_def_validate(XmDomainDef *def, gboolean have_current_memory,
 {
     gboolean hvm = def->os_type == XM_OS_HVM;
 
-    if (strchr(def->name, '/') || strcmp(def->name, ".") == 0 ||
-        strcmp(def->name, "..") == 0) {
+    /* '/' and "."/".." would escape the config directory; libvirt also
+     * refuses a newline, which breaks line-oriented tools (virsh list). */
+    if (strchr(def->name, '/') || strchr(def->name, '\n') ||
+        strcmp(def->name, ".") == 0 || strcmp(def->name, "..") == 0) {
         g_set_error(error, XM_ERROR, XM_ERR_XML_DETAIL,
                     _("invalid domain name '%s'"), def->name);
         return FALSE;
