@@ -168,17 +168,30 @@ $([ -z "$drv" ] || echo "      <driver name='$drv' type='raw'/>")
 EOF
 }
 
-# xt_heartbeats HOSTFN NAME: the guest's heartbeat lines ("HB seq time
-# uptime") from its console log(s) in that dom0, in file order.
+# xt_heartbeats HOSTFN NAME: the guest's heartbeat records ("HB seq time
+# uptime") from its console log(s) in that dom0, in file order. Matched
+# anywhere in a line: the guest's debug shell prints its prompt on the same
+# console. Says so when the dom0 does not answer (one retry).
+XT_HB_RE='HB [0-9]+ [0-9]+[.][0-9]+ [0-9]+[.][0-9]+'
 xt_heartbeats() {
-    "$1" -t 300 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | tr -d '\\r' | grep -a -E '^HB [0-9]+ '"
+    local out rc=0 try
+    for try in 1 2; do
+        rc=0
+        out=$("$1" -t 300 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | tr -d '\\r' | grep -a -o -E '$XT_HB_RE'") || rc=$?
+        if [ $rc = 0 ]; then
+            echo "$out"
+            return 0
+        fi
+        echo "reading the heartbeats of $2 failed (exit $rc, try $try)" >&2
+    done
+    return $rc
 }
 
 # xt_count_heartbeats HOSTFN NAME: how many heartbeats the guest's console
 # log(s) in that dom0 hold; fails when the dom0 does not answer.
 xt_count_heartbeats() {
     local n
-    n=$("$1" -t 120 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | grep -a -c -E '^HB [0-9]+ '") || true
+    n=$("$1" -t 120 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | grep -a -o -E '$XT_HB_RE' | wc -l") || true
     [[ $n =~ ^[0-9]+$ ]] || { echo "cannot count the heartbeats of $2" >&2; return 1; }
     echo "$n"
 }
