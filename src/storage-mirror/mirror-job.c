@@ -195,6 +195,12 @@ void
 xm_mirror_job_fail(XmMirrorJob *job, const GError *error)
 {
     g_mutex_lock(&job->lock);
+    /* once the outcome is decided, nothing changes it */
+    if (job->phase == XM_MIRROR_PHASE_DONE || job->phase == XM_MIRROR_PHASE_FAILED ||
+        job->phase == XM_MIRROR_PHASE_CANCELLED) {
+        g_mutex_unlock(&job->lock);
+        return;
+    }
     if (!job->error)
         job->error = g_error_copy(error);
     g_cond_broadcast(&job->cond);
@@ -208,12 +214,6 @@ xm_mirror_job_cancel(XmMirrorJob *job)
     g_autoptr(GError) err = g_error_new_literal(XM_ERROR, XM_ERR_OPERATION_ABORTED,
                                                 _("cancelled"));
 
-    g_mutex_lock(&job->lock);
-    if (job->finished) {
-        g_mutex_unlock(&job->lock);
-        return;
-    }
-    g_mutex_unlock(&job->lock);
     xm_mirror_job_fail(job, err);
 }
 
@@ -534,17 +534,21 @@ job_main(gpointer data)
         job->error = g_error_copy(err);
     if (ok && job->error)
         ok = FALSE;
-    job->finished = TRUE;
     if (ok)
         job->phase = XM_MIRROR_PHASE_DONE;
     else if (g_error_matches(job->error, XM_ERROR, XM_ERR_OPERATION_ABORTED))
         job->phase = XM_MIRROR_PHASE_CANCELLED;
     else
         job->phase = XM_MIRROR_PHASE_FAILED;
-    g_cond_broadcast(&job->cond);
     g_mutex_unlock(&job->lock);
     g_atomic_int_set(&job->sync_mode, 0);
+    /* the last callback runs before xm_mirror_job_complete() returns */
     xm_mirror_notify(job);
+
+    g_mutex_lock(&job->lock);
+    job->finished = TRUE;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
     return NULL;
 }
 
