@@ -204,6 +204,34 @@ test_copy_verify(Fixture *f, gconstpointer data)
                      (1u << XM_MIRROR_PHASE_DONE));
 }
 
+/* attaching checks the mode, the state and the size */
+static void
+test_attach_errors(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmNbdServer) server = NULL;
+    g_autoptr(XmMirrorJob) scan = NULL;
+    g_autoptr(XmMirrorJob) tracked = NULL;
+    XmNbdServerConfig cfg = { .image_path = f->dst };
+    XmMirrorOptions so = { .mode = XM_MIRROR_SCAN };
+
+    write_pattern(f->src, 8 * MiB, 14);
+    write_pattern(f->dst, 4 * MiB, 15);
+    server = xm_nbd_server_new(&cfg, &err);
+    g_assert_no_error(err);
+    scan = xm_mirror_job_new(f->src, f->uri, &so, &err);
+    g_assert_false(xm_mirror_job_attach_server(scan, server, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_INVALID);
+    g_clear_error(&err);
+    tracked = xm_mirror_job_new(f->src, f->uri, NULL, &err);
+    g_assert_false(xm_mirror_job_attach_server(tracked, server, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    /* complete() before start() is an error, not a hang */
+    g_clear_error(&err);
+    g_assert_false(xm_mirror_job_complete(tracked, NULL, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_INVALID);
+}
+
 /* the bandwidth limit can be lifted while the job runs */
 static void
 test_set_bandwidth(Fixture *f, gconstpointer data)
@@ -552,6 +580,7 @@ main(int argc, char **argv)
     ADD("verify-mismatch", test_verify_mismatch, NULL);
     ADD("set-bandwidth", test_set_bandwidth, NULL);
     ADD("dest-too-small", test_dest_too_small, NULL);
+    ADD("attach-errors", test_attach_errors, NULL);
     ADD("cancel", test_cancel, NULL);
     ADD("dest-dies", test_dest_dies, NULL);
     ADD("stalled-peer", test_stalled_peer, NULL);
