@@ -347,8 +347,12 @@ xm_nbd_conn_submit_zero(XmNbdConn *c, guint64 len, guint64 offset,
 
         if (!xm_nbd_conn_submit_write(c, zero_buf(), n, offset,
                                       last ? done : zero_chain_done,
-                                      last ? data : NULL, error))
+                                      last ? data : NULL, error)) {
+            /* the caller's callback runs exactly once, also on failure */
+            if (!last && done)
+                done(data, EIO);
             return FALSE;
+        }
         len -= n;
         offset += n;
     }
