@@ -147,5 +147,38 @@ def audit_events_two_clients():
         ea.close()
 
 
+@case
+def audit_duplicate_variants():
+    """Duplicates beyond the plain ones: createXML of a defined name with
+    another UUID, a defined UUID written in capitals or without dashes
+    under another name, a running transient's name or UUID."""
+    with Libvirtd() as d:
+        c = d.connect()
+        dom = c.defineXML(d.guest_xml('g1'))
+        u = dom.UUIDString()
+        t = c.createXML(d.guest_xml('t1'), 0)
+        before = snapshot(c)
+        pids = d.sim_pids()
+        cases = [
+            (E.VIR_ERR_OPERATION_FAILED, c.createXML, d.guest_xml('g1'), 0),
+            (E.VIR_ERR_OPERATION_FAILED, c.defineXML, d.guest_xml('g2', uuid=u.upper())),
+            (E.VIR_ERR_OPERATION_FAILED, c.defineXML,
+             d.guest_xml('g2', uuid=u.replace('-', ''))),
+            (E.VIR_ERR_OPERATION_INVALID, c.createXML, t.XMLDesc(0), 0),
+            (E.VIR_ERR_OPERATION_FAILED, c.defineXML, d.guest_xml('t1')),
+            (E.VIR_ERR_OPERATION_FAILED, c.defineXML,
+             d.guest_xml('t2', uuid=t.UUIDString())),
+            (E.VIR_ERR_OPERATION_FAILED, c.createXML,
+             d.guest_xml('t3', uuid=t.UUIDString()), 0),
+        ]
+        for code, fn, *args in cases:
+            expect_error(code, fn, *args)
+            assert snapshot(c) == before, (fn, args)
+            assert d.sim_pids() == pids
+        assert not os.path.exists(os.path.join(d.config_dir, 'g2.xml'))
+        assert not os.path.exists(os.path.join(d.config_dir, 't1.xml'))
+        t.destroy()
+
+
 if __name__ == '__main__':
     sys.exit(main())
