@@ -44,9 +44,11 @@ xm_migration_dest_teardown(XmMigration *job)
         if (job->disks[i].server)
             xm_nbd_server_stop(job->disks[i].server);
     }
-    g_clear_pointer(&job->listener, xm_channel_listener_free);
-
     g_mutex_lock(&job->lock);
+    if (job->listener) {
+        job->refused = xm_channel_listener_get_refused(job->listener);
+        g_clear_pointer(&job->listener, xm_channel_listener_free);
+    }
     domid = job->domid;
     job->domid = -1;
     g_mutex_unlock(&job->lock);
