@@ -124,8 +124,22 @@ handle_backend_event(const XmBackendEvent *ev)
             dom->def = g_steal_pointer(&dom->newdef);
         }
         if (xm_dom_start(dom, FALSE, &detail, &err)) {
-            if (ev->kind == XM_DOMAIN_EVENT_REBOOT)
+            if (ev->kind == XM_DOMAIN_EVENT_REBOOT) {
                 xm_event_reboot(dom);
+            } else {
+                /* A power-off or crash under on_poweroff/on_crash=restart is
+                 * a stop and a new boot for libvirt's clients (as libvirt's
+                 * libxl driver reports it): without the events a manager
+                 * never learns that its guest crashed. */
+                if (ev->kind == XM_DOMAIN_EVENT_SHUTDOWN)
+                    xm_event_lifecycle(dom, VIR_DOMAIN_EVENT_SHUTDOWN,
+                                       VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED);
+                xm_event_lifecycle(dom, VIR_DOMAIN_EVENT_STOPPED,
+                                   ev->kind == XM_DOMAIN_EVENT_CRASHED
+                                       ? VIR_DOMAIN_EVENT_STOPPED_CRASHED
+                                       : VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN);
+                xm_event_lifecycle(dom, VIR_DOMAIN_EVENT_STARTED, detail);
+            }
             xm_dom_release(dom);
             return;
         }

@@ -129,5 +129,34 @@ def audit_libvirtd_killed_keeps_guest():
         assert rc == 0 and hb['missing'] == '0' and int(hb['max_gap_ms']) < 1000, out
 
 
+@case
+def audit_restart_actions_send_events():
+    """A guest power-off under on_poweroff=restart and a crash under
+    on_crash=restart: the domain runs again with a new domid, and the
+    clients are told - stopped (shutdown / crashed), then started
+    (booted), as libvirt's libxl driver reports it."""
+    with Libvirtd() as d:
+        c = d.connect()
+        ev = Events(c)
+        for name, action, stop in (('off', 'poweroff', E.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN),
+                                   ('crash', 'crash', E.VIR_DOMAIN_EVENT_STOPPED_CRASHED)):
+            dom = c.defineXML(d.guest_xml(name, on_poweroff='restart', on_crash='restart'))
+            dom.create()
+            old = dom.ID()
+            d.sim_call(old, action)
+            wait_for(lambda: c.lookupByName(name).ID() not in (-1, old),
+                     what='%s: restart with a new domid' % name)
+            ev.wait([(name, E.VIR_DOMAIN_EVENT_STOPPED, stop)])
+            wait_for(lambda: [e for e in ev.got if e[0] == name][-1][1] ==
+                     E.VIR_DOMAIN_EVENT_STARTED, what='%s: started after the stop' % name)
+            mine = [e[1:] for e in ev.got if e[0] == name]
+            i = mine.index((E.VIR_DOMAIN_EVENT_STOPPED, stop))
+            assert mine[i + 1:] == [(E.VIR_DOMAIN_EVENT_STARTED,
+                                     E.VIR_DOMAIN_EVENT_STARTED_BOOTED)], mine
+            assert dom.state() == [E.VIR_DOMAIN_RUNNING, E.VIR_DOMAIN_RUNNING_BOOTED], dom.state()
+            dom.destroy()
+        wait_for(lambda: not d.sim_pids(), what='guests to exit')
+
+
 if __name__ == '__main__':
     sys.exit(main())
