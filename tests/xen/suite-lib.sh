@@ -68,14 +68,19 @@ xt_step() {
     return $rc
 }
 
-# xt_collect HOST: copies the dom0's logs into the try's directory.
+# xt_collect HOST: copies the dom0's logs into the try's directory (agent
+# port 2, which no scenario uses): kernel messages (crashes of libvirtd
+# show there), Xen's, libvirtd's, and /var/log/xen.
 xt_collect() {
-    local h=$1 d=$XENMIG_XEN_RUN/logs-$1
+    local h=$1 d=$XENMIG_XEN_RUN/logs-$1 f
     mkdir -p "$d"
-    "$HOSTCTL" run "$h" -p 2 -t 120 \
-        'tar -C / -cf - var/log/xen var/log/xenmig 2>/dev/null | base64 -w 0' 2> /dev/null |
+    "$HOSTCTL" run "$h" -p 2 -t 60 'dmesg' > "$d/dom0-dmesg.txt" 2>&1 || true
+    "$HOSTCTL" run "$h" -p 2 -t 60 'xl dmesg' > "$d/xl-dmesg.txt" 2>&1 || true
+    for f in libvirtd.out libvirtd.log; do
+        "$HOSTCTL" run "$h" -p 2 -t 120 "tail -c 4000000 /var/log/xenmig/$f" > "$d/$f" 2>&1 || true
+    done
+    { "$HOSTCTL" run "$h" -p 2 -t 120 'tar -C /var/log -cf - xen | base64 -w 0' 2> /dev/null || true; } |
         base64 -d 2> /dev/null | tar -C "$d" -xf - 2> /dev/null || true
-    "$HOSTCTL" run "$h" -p 2 -t 60 'xl dmesg' > "$d/xl-dmesg.txt" 2> /dev/null || true
 }
 
 # xt_classify DIR: "libxc" when Xen's migration code failed, else "xenmig".
@@ -110,14 +115,17 @@ xt_run_scenario() {
             sed 's/^/   /' "$XENMIG_XEN_RUN/timings"
         else
             xt_collect a
-            [ "$nhosts" = 2 ] && xt_collect b
+            [ "$nhosts" != 2 ] || xt_collect b
             cp "$XENMIG_XEN_RUN"/*.console "$XENMIG_XEN_RUN/logs-a/" 2> /dev/null || true
             class=$(xt_classify "$XENMIG_XEN_RUN")
             echo "== $name: try $try FAILED (exit $rc) in $(xelapsed $t)s;" \
                  "$([ "$class" = libxc ] && echo "libxc failure (xc: error in the logs: Xen's code, not ours)" ||
                     echo "no xc: error in the logs: a xenmig (or test bed) failure")"
-            grep -r -a -h -E 'xc: error' "$XENMIG_XEN_RUN" 2> /dev/null | sort -u | head -5 | sed 's/^/   /'
-            grep -a -h -E ' error : ' "$XENMIG_XEN_RUN"/logs-*/xenmig/libvirtd.log 2> /dev/null | tail -5 | sed 's/^/   /'
+            { grep -r -a -h -E 'xc: error' "$XENMIG_XEN_RUN" 2> /dev/null || true; } | sort -u | head -5 | sed 's/^/   /'
+            { grep -a -h -E ' error : ' "$XENMIG_XEN_RUN"/logs-*/libvirtd.log 2> /dev/null || true; } |
+                tail -5 | sed 's/^/   /'
+            { grep -a -h -E 'segfault|general protection|traps:' "$XENMIG_XEN_RUN"/logs-*/dom0-dmesg.txt 2> /dev/null || true; } |
+                sed 's/^/   dom0 kernel: /'
             XT_KEEP=1
         fi
         for h in a b; do "$HOSTCTL" stop "$h"; done
@@ -190,10 +198,18 @@ xt_heartbeats() {
 # xt_count_heartbeats HOSTFN NAME: how many heartbeats the guest's console
 # log(s) in that dom0 hold; fails when the dom0 does not answer.
 xt_count_heartbeats() {
-    local n
-    n=$("$1" -t 120 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | grep -a -o -E '$XT_HB_RE' | wc -l") || true
-    [[ $n =~ ^[0-9]+$ ]] || { echo "cannot count the heartbeats of $2" >&2; return 1; }
-    echo "$n"
+    local n try rc
+    for try in 1 2 3; do
+        rc=0
+        n=$("$1" -t 120 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | grep -a -o -E '$XT_HB_RE' | wc -l") || rc=$?
+        if [[ $n =~ ^[0-9]+$ ]]; then
+            echo "$n"
+            return 0
+        fi
+        echo "counting the heartbeats of $2: exit $rc, answer '$n' (try $try)" >&2
+        sleep 2
+    done
+    return 1
 }
 
 # xt_wait_heartbeats HOSTFN NAME COUNT TIMEOUT: waits until the guest's
