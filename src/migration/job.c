@@ -306,17 +306,29 @@ xm_migration_apply_bandwidth(XmMigration *job)
     }
 }
 
+/* Memory gets what the disks leave of the limit (they are capped at half
+ * of it while memory flows), but never less than half: disks that have
+ * nothing left to copy must not slow the memory down. */
 guint64
 xm_migration_memory_rate_limit(XmMigration *job)
 {
-    guint64 bw;
+    guint64 bw, disk_bps = 0;
 
     g_mutex_lock(&job->lock);
-    bw = job->bandwidth_mib;
+    bw = job->bandwidth_mib * 1024 * 1024;
+    for (size_t i = 0; bw && i < job->ndisks; i++) {
+        XmMirrorProgress p;
+        if (!job->disks[i].mirror)
+            continue;
+        xm_mirror_job_get_progress(job->disks[i].mirror, &p);
+        if (p.phase == XM_MIRROR_PHASE_BULK || p.phase == XM_MIRROR_PHASE_DIRTY ||
+            p.phase == XM_MIRROR_PHASE_DRAIN)
+            disk_bps += p.rate;
+    }
     g_mutex_unlock(&job->lock);
     if (!bw)
         return 0;
-    return job->ndisks ? bw * 1024 * 1024 / 2 : bw * 1024 * 1024;
+    return MAX(bw / 2, bw - MIN(disk_bps, bw));
 }
 
 void

@@ -1129,6 +1129,52 @@ test_slow_copy_keepalive(Fixture *f, gconstpointer data)
     g_assert_cmpuint(count_domains(f, 1), ==, 1);
 }
 
+/* The bandwidth limit holds for disk and memory together. */
+static void
+test_bandwidth_shared(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("metered", f->src_img, 20, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL;
+    XmMigrationParams ps, pd;
+    XmMigrationStats st;
+    double mib_s;
+    int domid;
+
+    {
+        g_autofree char *buf = g_malloc(MiB);
+        int fd = open(f->src_img, O_WRONLY);
+        memset(buf, 0x11, MiB);
+        for (int i = 4; i < 16; i++)
+            g_assert_cmpint(pwrite(fd, buf, MiB, i * MiB), ==, (ssize_t) MiB);
+        close(fd);
+    }
+    def->sim.ram_dirty_mib_s = 0;
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.bandwidth_mib = 16;
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_no_error(err);
+    xm_migration_get_stats(src, &st);
+    mib_s = (double) (st.memory_processed + st.disk_sent) / MiB / (st.elapsed_ms / 1000.0);
+    g_test_message("%.1f MiB/s over %" G_GUINT64_FORMAT " ms (memory %" G_GUINT64_FORMAT
+                   ", disk %" G_GUINT64_FORMAT ")", mib_s, st.elapsed_ms,
+                   st.memory_processed, st.disk_sent);
+    /* 44 MiB at 16 MiB/s: the limiters may start with a small burst */
+    g_assert_cmpfloat(mib_s, <=, 16 * 1.2);
+    g_assert_cmpfloat(mib_s, >=, 16 * 0.5);
+    g_assert_cmpint(xm_migration_finish(dst, c3, FALSE, NULL, &err), >, 0);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_confirm(src, NULL, FALSE, &err));
+}
+
 /* A guest its user paused arrives paused. */
 static void
 test_paused_guest(Fixture *f, gconstpointer data)
@@ -1218,6 +1264,7 @@ main(int argc, char **argv)
     ADD("/migration/sim/destination-timeout", NULL, test_dest_timeout);
     ADD("/migration/sim/paused-guest-stays-paused", NULL, test_paused_guest);
     ADD("/migration/sim/set-speed-live", NULL, test_set_speed);
+    ADD("/migration/sim/bandwidth-shared", NULL, test_bandwidth_shared);
     ADD("/migration/sim/slow-copy-keepalive", NULL, test_slow_copy_keepalive);
     ADD("/migration/sim/destination-dies-during-memory", NULL, test_dest_dies_memory);
     ADD("/migration/sim/inc-cancel-then-retry", NULL, test_inc_retry);
