@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # xenmig-mirror copy/sync/mirror against real peers, one behaviour per case:
 #   mirror-cli.sh nbdkit-memory | qemu-nbd-verify | tls-nbdkit | tls-refused |
-#                 bandwidth | sync-5pct | state-mismatch | mirror-qemu-io
+#                 bandwidth | sync-5pct | state-mismatch | mirror-qemu-io |
+#                 block-device
 . "$(dirname "$0")/e2e-lib.sh"
 need_tool
 case=${1:?usage: mirror-cli.sh CASE}
@@ -117,6 +118,21 @@ mirror-qemu-io)
     wait_exit "$mpid" 40
     [ "$EXIT_RC" -eq 0 ] || fail "mirror exited $EXIT_RC after SIGUSR1" "$T/err" "$T/progress"
     grep -q '^progress phase=done ' "$T/progress" || fail "no phase=done line" "$T/progress"
+    stop_pid "$NBDKIT_PID"
+    assert_identical "$T/src.img" "$T/dst.img" "$T/err"
+    ;;
+block-device)
+    # a block device as the source: its size comes from the device
+    need nbdkit losetup
+    [ "$(id -u)" -eq 0 ] || skip "needs root for a loop device"
+    make_mixed_image "$T/src.img" 16 17
+    loopdev=$(losetup -f --show -r "$T/src.img" 2>"$T/losetup.err") || skip "no loop device: $(cat "$T/losetup.err")"
+    trap 'rc=$?; losetup -d "$loopdev" 2>/dev/null; (exit $rc); e2e_cleanup' EXIT
+    truncate -s 16M "$T/dst.img"
+    start_nbdkit_file "$T/dst.img" "$T/dst.sock"
+    "$XM" copy "$loopdev" "nbd+unix:///?socket=$T/dst.sock" --verify \
+        >"$T/out" 2>"$T/err" || fail "copy from $loopdev exited $?" "$T/err"
+    grep -q "copied $((16 * MIB)) bytes" "$T/err" || fail "the device's size was not used" "$T/err"
     stop_pid "$NBDKIT_PID"
     assert_identical "$T/src.img" "$T/dst.img" "$T/err"
     ;;
