@@ -344,6 +344,16 @@ xm_dom_managed_save_path(XmDomObj *dom)
     return g_build_filename(xm_driver->cfg->save_dir, file, NULL);
 }
 
+/* Present while a save holds the guest suspended: a libvirtd that dies
+ * meanwhile leaves the guest suspended, and the next one resumes it (as
+ * libvirt does for an interrupted save job). */
+char *
+xm_dom_save_marker_path(const char *name)
+{
+    g_autofree char *file = g_strconcat(name, ".saving", NULL);
+    return g_build_filename(xm_driver->cfg->state_dir, file, NULL);
+}
+
 gboolean
 xm_dom_has_managed_save(XmDomObj *dom)
 {
@@ -498,9 +508,11 @@ load_status_files(const int *alive, size_t nalive)
             !xm_ops()->info(xm_driver->backend, domid, &info, NULL) ||
             memcmp(info.uuid, def->uuid, 16) != 0) {
             /* it stopped while libvirtd was away */
+            g_autofree char *marker = xm_dom_save_marker_path(def->name);
             g_debug("domain %s (domid %d) is gone", def->name, domid);
             xm_domain_def_free(def);
             g_unlink(path);
+            g_unlink(marker);
             continue;
         }
         dom = xm_dom_add(def, TRUE, &added);
@@ -511,6 +523,23 @@ load_status_files(const int *alive, size_t nalive)
                                                       : XM_DOMSTATE_RUNNING;
         dom->reason = dom->state == (XmDomainState)state ? reason : 0;
         dom->persistent = FALSE; /* set by the config file, if any */
+        {
+            g_autofree char *marker = xm_dom_save_marker_path(dom->name);
+            if (g_file_test(marker, G_FILE_TEST_EXISTS)) {
+                /* a save was cut short with libvirtd: resume the guest it
+                 * left suspended, as the save's own failure path does */
+                if (dom->state == XM_DOMSTATE_PAUSED &&
+                    xm_ops()->resume(xm_driver->backend, domid, &err)) {
+                    dom->state = XM_DOMSTATE_RUNNING;
+                    dom->reason = VIR_DOMAIN_RUNNING_SAVE_CANCELED;
+                    xm_dom_save_status(dom, NULL);
+                } else if (err) {
+                    g_warning("cannot resume domain %s after an interrupted save: %s",
+                              dom->name, err->message);
+                }
+                g_unlink(marker);
+            }
+        }
         g_debug("reconnected to %s (domid %d)", dom->name, domid);
         xm_dom_release(dom);
     }

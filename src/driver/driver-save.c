@@ -345,6 +345,7 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
     GThread *t;
     gboolean ok, created;
     GCancellable *cancel;
+    g_autofree char *marker = xm_dom_save_marker_path(dom->name);
     int fd;
 
     if (dxml) {
@@ -387,9 +388,12 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
     s.fd = fd;
     s.base = SAVE_HEADER_SIZE + h.xml_len;
     t = sampler_start(&s);
+    if (!g_file_set_contents(marker, "", 0, NULL))
+        g_debug("cannot create %s", marker);
     ok = xm_ops()->suspend_to_fd(xm_driver->backend, domid, fd, 0, cancel, error);
     sampler_stop(&s, t);
     if (!ok) {
+        g_unlink(marker);
         job_end(dom, FALSE);
         goto fail_unlink;
     }
@@ -412,6 +416,7 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
         goto fail_resume;
     }
     fd = -1;
+    g_unlink(marker);
     job_end(dom, TRUE);
     return TRUE;
 
@@ -420,6 +425,7 @@ save_domain(XmDomObj *dom, const char *path, const char *dxml,
     /* the guest must go on running where it was */
     if (!xm_ops()->resume(xm_driver->backend, domid, NULL))
         g_warning("cannot resume domain %s after a failed save", dom->name);
+    g_unlink(marker);
  fail_unlink:
     if (fd >= 0)
         close(fd);

@@ -147,6 +147,7 @@ gboolean xm_dom_set_autostart_link(XmDomObj *dom, gboolean on, GError **error);
 gboolean xm_dom_save_status(XmDomObj *dom, GError **error);
 void xm_dom_delete_status(XmDomObj *dom);
 char *xm_dom_managed_save_path(XmDomObj *dom);
+char *xm_dom_save_marker_path(const char *name);
 gboolean xm_dom_has_managed_save(XmDomObj *dom);
 
 /* Xen's control domain (domid 0) as libvirt's libxl driver shows it:

@@ -200,5 +200,54 @@ def audit_managedsave_running_flag():
         dom.destroy()
 
 
+@case
+def audit_libvirtd_dies_during_save():
+    """libvirtd killed while a save holds the guest suspended: the next
+    libvirtd resumes the guest (running, save canceled) with no heartbeat
+    lost, and the half-written image is refused."""
+    with Libvirtd() as d:
+        c = d.connect()
+        dom = c.defineXML(d.guest_xml('g1', memory_mib=256, heartbeat_ms=50))
+        dom.create()
+        time.sleep(0.3)
+        path = os.path.join(d.dir, 'g1.save')
+
+        def save():
+            try:
+                c2 = libvirt.open(d.uri)
+                c2.lookupByName('g1').save(path)
+            except libvirt.libvirtError:
+                pass
+        t = threading.Thread(target=save, daemon=True)
+        t.start()
+        wait_for(lambda: dom.jobInfo()[0] == E.VIR_DOMAIN_JOB_UNBOUNDED and
+                 dom.jobInfo()[4] > 0, what='the save to be under way')
+        pids = d.sim_pids()
+        d.proc.kill()
+        d.proc.wait()
+        d.proc = None
+        d.conns = []
+        if os.path.exists(d.sock):
+            os.unlink(d.sock)
+        t.join(10)
+        assert d.sim_pids() == pids, 'the guest died with libvirtd'
+        d.start()
+        c = d.connect()
+        dom = c.lookupByName('g1')
+        assert dom.state() == [E.VIR_DOMAIN_RUNNING, E.VIR_DOMAIN_RUNNING_SAVE_CANCELED], \
+            dom.state()
+        assert d.sim_call(dom.ID(), 'info').get('state') == 'running'
+        before = snapshot(c)
+        expect_error(E.VIR_ERR_OPERATION_FAILED, c.restore, path)
+        assert snapshot(c) == before
+        time.sleep(0.5)
+        dom.suspend()
+        dom.resume()
+        dom.destroy()
+        rc, hb, out = d.heartbeat_check('g1')
+        assert rc == 0 and hb['missing'] == '0' and int(hb['records']) > 5, out
+        assert not [f for f in os.listdir(d.state_dir) if f.endswith('.saving')]
+
+
 if __name__ == '__main__':
     sys.exit(main())
