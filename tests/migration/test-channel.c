@@ -112,7 +112,7 @@ run_refused(const char *server_tls, const char *client_tls, gboolean wrong_secre
 {
     guint8 secret[XM_COOKIE_SECRET_BYTES], guess[XM_COOKIE_SECRET_BYTES];
     g_autoptr(GError) err = NULL;
-    AcceptJob a = { .timeout_ms = 2500 };
+    AcceptJob a = { .timeout_ms = 1200 };
     g_autoptr(XmChannel) client = NULL;
     GThread *t;
     guint port;

@@ -855,6 +855,73 @@ test_disk_choice(Fixture *f, gconstpointer data)
     g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
 }
 
+/* Where prepare listens: the port of the URI, disks_port for NBD, the
+ * host name when no address is given (never every address), and a
+ * configured range. Cancelled right after prepare: nothing is left. */
+static void
+test_prepare_endpoints(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("ports", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(GError) err = NULL;
+    XmMigrationParams ps, pd;
+    guint port = 0, dport = 0;
+    int domid = start_guest(f, def), fd;
+    g_autofree char *c1 = NULL;
+
+    base_params(&ps, TRUE);
+    {
+        g_autoptr(XmMigration) src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+        g_assert_no_error(err);
+    }
+    /* two free ports of our own choosing */
+    fd = xm_migration_listen_in_range("127.0.0.1", 50100, 50999, &port, &err);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    fd = xm_migration_listen_in_range("127.0.0.1", port + 1, 50999, &dport, &err);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    {
+        g_autoptr(XmMigration) dst = NULL;
+        g_autofree char *c2 = NULL, *uri = NULL, *uri_in = NULL, *want = NULL;
+
+        base_params(&pd, FALSE);
+        uri_in = g_strdup_printf("tcp://127.0.0.1:%u", port);
+        pd.uri = uri_in;
+        pd.disks_port = dport;
+        dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, &uri, &err);
+        g_assert_no_error(err);
+        g_assert_cmpstr(uri, ==, uri_in);
+        want = g_strdup_printf("<memory-channel host='127.0.0.1' port='%u'/>", port);
+        g_assert_nonnull(strstr(c2, want));
+        g_free(want);
+        want = g_strdup_printf("<nbd host='127.0.0.1' port='%u' tls='no'/>", dport);
+        g_assert_nonnull(strstr(c2, want));
+        g_assert_cmpint(xm_migration_finish(dst, NULL, TRUE, NULL, &err), ==, -1);
+        g_assert_no_error(err);
+        g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+        /* the ports are free again */
+        fd = xm_migration_listen_in_range("127.0.0.1", port, port, &port, &err);
+        g_assert_no_error(err);
+        close(fd);
+    }
+    {
+        g_autoptr(XmMigration) dst = NULL;
+        g_autofree char *c2 = NULL, *uri = NULL;
+
+        base_params(&pd, FALSE);
+        pd.uri = NULL;
+        pd.host_name = "localhost";
+        pd.port_min = 50300;
+        pd.port_max = 50399;
+        dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, &uri, &err);
+        g_assert_no_error(err);
+        g_assert_true(g_str_has_prefix(uri, "tcp://localhost:503"));
+        g_assert_nonnull(strstr(c2, "<memory-channel host='localhost' port='503"));
+        g_assert_nonnull(strstr(c2, "<nbd host='localhost' port='503"));
+    }
+}
+
 static const LiveCase live_plain = { FALSE, 20, 1, FALSE, FALSE, 0, 0 };
 static const LiveCase live_quiet = { FALSE, 0, 0, FALSE, FALSE, 0, 0 };
 static const LiveCase live_tls = { TRUE, 20, 1, FALSE, FALSE, 0, 0 };
@@ -1273,5 +1340,6 @@ main(int argc, char **argv)
     ADD("/migration/sim/inc-needs-image", NULL, test_inc_missing_image);
     ADD("/migration/sim/bad-params", NULL, test_bad_params);
     ADD("/migration/sim/disk-choice", NULL, test_disk_choice);
+    ADD("/migration/sim/prepare-endpoints", NULL, test_prepare_endpoints);
     return g_test_run();
 }
