@@ -144,6 +144,7 @@ dst_prepare(const XmMigrateArgs *args, const char *cookiein, unsigned int flags,
     g_autoptr(XmDomainDef) def = NULL;
     g_autofree char *c = NULL;
     g_autofree char *uri = NULL;
+    g_autoptr(GPtrArray) missing = NULL;
     XmMigrationParams p;
     XmMigrateEntry *e;
     XmDomObj *dom;
@@ -194,12 +195,14 @@ dst_prepare(const XmMigrateArgs *args, const char *cookiein, unsigned int flags,
     dom->state = XM_DOMSTATE_PAUSED;
     dom->reason = VIR_DOMAIN_PAUSED_MIGRATION;
 
+    missing = xm_migrate_missing_images(dom->def);
     e->job = xm_migration_prepare(xm_driver->backend, dom->def, cookiein, &p,
                                   &c, &uri, &err);
     if (!e->job) {
         XM_REPORT_GERROR(err);
         goto fail;
     }
+    xm_migrate_record_created(dom->uuid, missing);
     e->dom = xm_dom_ref(dom);
     e->added = added;
     if (!xm_migrate_register(e)) {

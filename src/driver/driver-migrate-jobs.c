@@ -170,6 +170,10 @@ xm_migrate_unregister(const uint8_t *uuid, XmMigrateSide side, gboolean ok)
         entry_free(e);
     }
     g_mutex_unlock(&reg_lock);
+    /* Finish or the teardown is done: the images are the guest's now, or
+     * removed */
+    if (side == XM_MIGRATE_IN)
+        xm_migrate_record_clear(uuid);
 }
 
 gboolean

@@ -114,6 +114,17 @@ gboolean xm_migrate_job_stats(virDomainPtr vdom, int *type,
                               virTypedParameterPtr *params, int *nparams,
                               unsigned int flags, int *ret);
 
+/* ---- images an incoming migration created (driver-migrate-record.c) ---- */
+
+/* The writable disk images of @def that do not exist (yet). */
+GPtrArray *xm_migrate_missing_images(const XmDomainDef *def);
+/* Records which of @missing exist now, i.e. were created by Prepare. */
+void xm_migrate_record_created(const uint8_t *uuid, GPtrArray *missing);
+void xm_migrate_record_clear(const uint8_t *uuid);
+/* At start-up: removes the images of incoming migrations a killed libvirtd
+ * left behind. */
+void xm_migrate_recover(void);
+
 /* ---- the migrate hook (driver-migrate-hook.c) ---- */
 
 /*

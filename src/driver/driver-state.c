@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "driver.h"
+#include "driver-migrate.h"
 
 XmDriver *xm_driver;
 
@@ -316,6 +317,7 @@ xmStateInitialize(bool privileged, const char *root, bool monolithic,
     xm_driver = drv;
 
     xm_dom_load_all();
+    xm_migrate_recover();
     drv->event_thread = g_thread_new("xenmig-events", event_thread,
                                      drv->backend_events);
     autostart_all();
