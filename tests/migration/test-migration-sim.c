@@ -922,6 +922,48 @@ test_prepare_endpoints(Fixture *f, gconstpointer data)
     }
 }
 
+/* Shared storage (no disk copy): only memory moves; the guest carries on
+ * writing the same image from host-b. */
+static void
+test_shared_storage(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("shared", f->src_img, 20, 1);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
+    XmMigrationParams ps, pd;
+    XmMigrationStats st;
+    XmSimHeartbeatScan scan = { 0 };
+    int domid, ddomid;
+
+    domid = start_guest(f, def);
+    g_usleep(200000);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.non_shared_disk = pd.non_shared_disk = FALSE;
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], def, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_null(strstr(c2, "<nbd"));
+    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_no_error(err);
+    ddomid = xm_migration_finish(dst, c3, FALSE, &c4, &err);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_confirm(src, c4, FALSE, &err));
+    xm_migration_get_stats(src, &st);
+    g_assert_cmpuint(st.disk_total, ==, 0);
+    g_assert_cmpuint(st.data_total, ==, st.memory_total);
+    g_assert_cmpuint(count_domains(f, 0), ==, 0);
+    g_usleep(300000);
+    g_assert_true(f->ops[1]->pause(f->b[1], ddomid, &err));
+    g_assert_true(xm_sim_hb_scan_file(f->src_img, &scan, &err));
+    g_assert_cmpuint(scan.missing, ==, 0);
+    g_assert_cmpstr(scan.hosts[0], ==, "host-a");
+    g_assert_cmpstr(scan.hosts[1], ==, "host-b");
+    xm_sim_hb_scan_clear(&scan);
+}
+
 static const LiveCase live_plain = { FALSE, 20, 1, FALSE, FALSE, 0, 0 };
 static const LiveCase live_quiet = { FALSE, 0, 0, FALSE, FALSE, 0, 0 };
 static const LiveCase live_tls = { TRUE, 20, 1, FALSE, FALSE, 0, 0 };
@@ -1341,5 +1383,6 @@ main(int argc, char **argv)
     ADD("/migration/sim/bad-params", NULL, test_bad_params);
     ADD("/migration/sim/disk-choice", NULL, test_disk_choice);
     ADD("/migration/sim/prepare-endpoints", NULL, test_prepare_endpoints);
+    ADD("/migration/sim/shared-storage", NULL, test_shared_storage);
     return g_test_run();
 }
