@@ -3,8 +3,8 @@
  * The driver tables libvirtd reads, and libxlRegister(), the one symbol the
  * module exports. Slots left out stay NULL: libvirt then answers
  * VIR_ERR_NO_SUPPORT ("this function is not supported by the connection
- * driver") itself. Migration (issue 4) is not here yet. The comment on each
- * entry is the xenmig version it arrived in.
+ * driver") itself. Migration is driver-migrate-*.c (docs/migration.rst).
+ * The comment on each entry is the xenmig version it arrived in.
  */
 #define G_LOG_DOMAIN "xenmig-driver"
 #include "config.h"
