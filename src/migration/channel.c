@@ -216,6 +216,10 @@ xm_channel_free(XmChannel *ch)
 {
     if (!ch)
         return;
+    /* a peer that stopped reading would hold the TLS close_notify (and
+     * us) for the whole send timeout */
+    if (ch->tls && !xm_channel_writable(ch, 0))
+        xm_channel_shutdown(ch);
     if (ch->tls)
         xm_tls_session_free(ch->tls);
     if (ch->fd >= 0)
@@ -229,6 +233,20 @@ xm_channel_shutdown(XmChannel *ch)
 {
     if (ch && g_atomic_int_compare_and_exchange(&ch->shut, 0, 1))
         shutdown(ch->fd, SHUT_RDWR);
+}
+
+gboolean
+xm_channel_writable(XmChannel *ch, guint timeout_ms)
+{
+    struct pollfd p = { .fd = ch->fd, .events = POLLOUT };
+    int rc;
+
+    if (g_atomic_int_get(&ch->shut))
+        return FALSE;
+    do {
+        rc = poll(&p, 1, (int) timeout_ms);
+    } while (rc < 0 && errno == EINTR);
+    return rc == 1 && (p.revents & (POLLERR | POLLHUP)) == 0;
 }
 
 gboolean

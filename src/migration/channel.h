@@ -49,6 +49,9 @@ gboolean xm_channel_send(XmChannel *ch, XmChannelRecord type,
  * most @idle_ms for it to start (0: forever). */
 gboolean xm_channel_recv(XmChannel *ch, XmChannelRecord *type, guint8 *buf,
                          guint32 *len, guint idle_ms, GError **error);
+/* TRUE if a small record can be sent within @timeout_ms without blocking
+ * (for last words to a peer that may have stalled). */
+gboolean xm_channel_writable(XmChannel *ch, guint timeout_ms);
 /* Unblocks every pending and future send/recv (any thread). */
 void xm_channel_shutdown(XmChannel *ch);
 gboolean xm_channel_is_tls(XmChannel *ch);

@@ -434,7 +434,10 @@ fail(XmMigration *job, GError **error)
     g_mutex_unlock(&job->lock);
     if (ch) {
         const char *why = (error && *error) ? (*error)->message : "failed";
-        xm_channel_send(ch, XM_CHANNEL_ABORT, why, MIN(strlen(why), 512), NULL);
+        /* best effort: a destination that stopped reading must not hold
+         * the guest's resume up */
+        if (xm_channel_writable(ch, 1000))
+            xm_channel_send(ch, XM_CHANNEL_ABORT, why, MIN(strlen(why), 512), NULL);
         xm_channel_free(ch);
     }
     if (job->suspended) {
