@@ -158,5 +158,27 @@ def audit_restart_actions_send_events():
         wait_for(lambda: not d.sim_pids(), what='guests to exit')
 
 
+@case
+def audit_autostart_failure_isolated():
+    """One autostart domain that cannot start (its disk is gone) neither
+    stops libvirtd nor the other autostart domains; starting it by hand
+    names the missing disk."""
+    with Libvirtd() as d:
+        c = d.connect()
+        for n in ('broken', 'fine'):
+            c.defineXML(d.guest_xml(n)).setAutostart(1)
+        d.stop()
+        os.unlink(os.path.join(d.dir, 'images', 'broken.img'))
+        _host_boot(d)
+        d.start()
+        c = d.connect()
+        wait_for(lambda: c.lookupByName('fine').isActive(), what='autostart of fine')
+        assert c.lookupByName('broken').state()[0] == E.VIR_DOMAIN_SHUTOFF
+        assert len(d.sim_pids()) == 1
+        e = expect_error(E.VIR_ERR_OPERATION_FAILED, c.lookupByName('broken').create)
+        assert 'broken.img' in e.get_error_message(), e.get_error_message()
+        c.lookupByName('fine').destroy()
+
+
 if __name__ == '__main__':
     sys.exit(main())
