@@ -62,5 +62,39 @@ def audit_shipped_conf_every_key():
         d.cleanup()
 
 
+@case
+def audit_foreign_definitions_left_alone():
+    """Definitions in config_dir the domain model refuses (libvirt's own
+    libxl driver may have written them) and status files that are not
+    xenmig's: libvirtd starts, the good definitions are listed, the others
+    are skipped and left byte for byte on disk."""
+    d = Libvirtd()
+    try:
+        good = d.guest_xml('good')
+        foreign = d.guest_xml('foreign').replace(
+            '<devices>', '<devices>\n    <hostdev mode="subsystem" type="pci"/>')
+        files = {
+            os.path.join(d.config_dir, 'good.xml'): good,
+            os.path.join(d.config_dir, 'foreign.xml'): foreign,
+            os.path.join(d.config_dir, 'garbage.xml'): '<domain',
+            os.path.join(d.state_dir, 'libvirt-status.xml'): '<domstatus state="running"/>',
+        }
+        for path, text in files.items():
+            with open(path, 'w') as f:
+                f.write(text)
+        d.start()
+        c = d.connect()
+        assert names(c) == ['good'], names(c)
+        assert d.proc.poll() is None
+        for path, text in files.items():
+            with open(path) as f:
+                assert f.read() == text, path
+    except BaseException:
+        print(d.output())
+        raise
+    finally:
+        d.cleanup()
+
+
 if __name__ == '__main__':
     sys.exit(main())
