@@ -96,7 +96,9 @@ xm_progress_out_update(XmProgressOut *out, const XmMirrorProgress *p)
         double frac = p->total ? (double)p->done / (double)p->total : 1.0;
 
         fill = (int)(frac * width);
-        fprintf(stderr, "\r%-6s [%.*s%*s] %5.1f%% %7.1f MiB/s dirty %.1f MiB ",
+        /* TRANSLATORS: the terminal progress bar: phase, bar, percentage,
+         * rate, dirty data */
+        fprintf(stderr, _("\r%-6s [%.*s%*s] %5.1f%% %7.1f MiB/s dirty %.1f MiB "),
                 phase, fill, "##############################", width - fill, "",
                 frac * 100.0, (double)p->rate / (1024 * 1024),
                 (double)p->dirty / (1024 * 1024));
