@@ -154,16 +154,20 @@ typedef struct {
  * XmMigrationStats:
  * @state: the job's state
  * @elapsed_ms: since begin/prepare
- * @setup_time_ms: from begin to the first byte copied (source), from
+ * @setup_time_ms: from begin to the start of the copy (source), from
  *   prepare to the source's connection (destination)
- * @downtime_ms: guest suspended on the source until the completion record
- *   (known on the source after perform, on the destination after finish)
+ * @downtime_ms: source: from the end of the memory stream (guest
+ *   suspended) to the completion record, after confirm the larger of that
+ *   and the destination's figure; destination: from the end of the memory
+ *   stream to the guest running
  * @data_total: memory_total + disk_total
  * @data_processed: memory_processed + disk_processed
  * @data_remaining: memory_remaining + disk_remaining
  * @disk_total: bytes of every copied disk
- * @disk_processed: bytes known to be on the destination
- * @disk_remaining: disk_total - disk_processed (dirty data included)
+ * @disk_processed: bytes on the destination; after the bulk copy, the
+ *   capacity less what the last pass had to send (an estimate of what is
+ *   dirty); never decreases
+ * @disk_remaining: disk_total - disk_processed
  * @disk_sent: disk payload bytes sent, all passes counted
  * @memory_total: guest memory (grows to what was sent if the stream was
  *   larger)
