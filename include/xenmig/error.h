@@ -15,6 +15,12 @@ extern "C" {
  * (nova and others branch on them).
  */
 #define XM_ERROR (xm_error_quark())
+
+/**
+ * xm_error_quark:
+ *
+ * Returns: the #GQuark behind %XM_ERROR; use the macro instead.
+ */
 GQuark xm_error_quark(void);
 
 /* Values are those of virErrorNumber (libvirt/virterror.h); a unit test
