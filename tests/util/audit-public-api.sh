@@ -16,6 +16,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# In a sanitizer build libxenmig.so needs the sanitizer runtime: programs
+# linked against it here get the same -fsanitize flags.
+sanitize=$(meson introspect "$builddir" --buildoptions |
+           /usr/bin/python3 -c 'import json,sys
+print(next((o["value"] for o in json.load(sys.stdin) if o["name"] == "b_sanitize"), "none"))')
+san_flags=()
+[ "$sanitize" = none ] || san_flags=("-fsanitize=$sanitize")
+
 # Install into a private tree; --no-rebuild because meson test already
 # built everything and must not race a rebuild with other tests.
 install_tree() {
@@ -63,7 +71,7 @@ headers-cxx)
 int main() { xm_init(); return std::strlen(xm_version_string()) > 0 ? 0 : 1; }
 EOF
     # shellcheck disable=SC2046
-    g++ -std=c++11 -I"$(dirname "$incdir")" $(pkg-config --cflags glib-2.0) \
+    g++ -std=c++11 "${san_flags[@]}" -I"$(dirname "$incdir")" $(pkg-config --cflags glib-2.0) \
         "$tmp/link.cc" -o "$tmp/link" -L"$builddir/src" -lxenmig \
         $(pkg-config --libs glib-2.0) || fail "C++ program does not link"
     LD_LIBRARY_PATH="$builddir/src" "$tmp/link" || fail "C++ program failed"
@@ -109,7 +117,7 @@ int main(void)
 }
 EOF
     # shellcheck disable=SC2086
-    gcc -std=c99 -Wall -Werror "$tmp/prog.c" -o "$tmp/prog" $cflags $libs \
+    gcc -std=c99 -Wall -Werror "${san_flags[@]}" "$tmp/prog.c" -o "$tmp/prog" $cflags $libs \
         || fail "a program built with pkg-config's flags does not compile/link"
     libdir=$(dirname "$(find "$tmp/root" -name 'libxenmig.so.0' | head -n1)")
     out=$(LD_LIBRARY_PATH="$libdir" "$tmp/prog") || fail "program failed"
