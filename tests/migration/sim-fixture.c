@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The fixture of the in-process migration tests (see sim-fixture.h).
+ * Every guest is killed at the end of its test case, and by a SIGABRT
+ * handler (from the pid files) when an assertion fails.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <xenmig/backend.h>
+#include <xenmig/error.h>
+#include <xenmig/migration.h>
+#include "backend/sim-heartbeat.h"
+#include "backend/sim-proto.h"
+#include "migration/migration-private.h"
+#include "sim-fixture.h"
+
+static char *state_dirs[2];
+
+static void
+kill_guests(void)
+{
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *dir = state_dirs[i] ? g_build_filename(state_dirs[i], "sim", NULL) : NULL;
+        GDir *d = dir ? g_dir_open(dir, 0, NULL) : NULL;
+        const char *name;
+
+        while (d && (name = g_dir_read_name(d))) {
+            g_autofree char *path = NULL, *text = NULL;
+            if (!g_str_has_suffix(name, ".pid"))
+                continue;
+            path = g_build_filename(dir, name, NULL);
+            if (g_file_get_contents(path, &text, NULL, NULL) && atoi(text) > 0)
+                kill(atoi(text), SIGKILL);
+        }
+        if (d)
+            g_dir_close(d);
+    }
+}
+
+static void
+on_abort(int sig)
+{
+    kill_guests();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+
+void
+make_image(const char *path, guint64 size)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, size), ==, 0);
+    close(fd);
+}
+
+void
+setup(Fixture *f, gconstpointer data)
+{
+    g_autofree char *dstdir = NULL;
+    const char *names[2] = { "host-a", "host-b" };
+
+    f->dir = g_dir_make_tmp("xm-mig-XXXXXX", NULL);
+    g_assert_nonnull(f->dir);
+    dstdir = g_build_filename(f->dir, "dst", NULL);
+    g_assert_cmpint(mkdir(dstdir, 0700), ==, 0);
+    f->src_img = g_build_filename(f->dir, "src.img", NULL);
+    f->dst_img = g_build_filename(dstdir, "moved.img", NULL);
+    make_image(f->src_img, 16 * MiB);
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(GError) err = NULL;
+        f->cfg[i].backend = (char *) "sim";
+        f->cfg[i].state_dir = g_build_filename(f->dir, i ? "state-b" : "state-a", NULL);
+        f->cfg[i].sim_host_name = (char *) names[i];
+        f->cfg[i].sim_host_memory_mib = 1024;
+        f->cfg[i].sim_host_cpus = 2;
+        state_dirs[i] = f->cfg[i].state_dir;
+        f->b[i] = xm_backend_new(&f->cfg[i], NULL, NULL, &err);
+        g_assert_no_error(err);
+        f->ops[i] = xm_backend_ops(f->b[i]);
+    }
+}
+
+static void
+destroy_all(XmBackend *b)
+{
+    g_autofree int *ids = NULL;
+    size_t n = 0;
+
+    if (b && xm_backend_ops(b)->list(b, &ids, &n, NULL)) {
+        for (size_t i = 0; i < n; i++)
+            xm_backend_ops(b)->destroy(b, ids[i], NULL);
+    }
+}
+
+void
+teardown(Fixture *f, gconstpointer data)
+{
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
+
+    for (int i = 0; i < 2; i++) {
+        destroy_all(f->b[i]);
+        g_clear_pointer(&f->b[i], xm_backend_free);
+    }
+    kill_guests();
+    for (int i = 0; i < 2; i++) {
+        state_dirs[i] = NULL;
+        g_free(f->cfg[i].state_dir);
+    }
+    g_assert_cmpint(system(cmd), ==, 0);
+    g_free(f->src_img);
+    g_free(f->dst_img);
+    g_free(f->pki);
+    g_free(f->dir);
+}
+
+XmDomainDef *
+make_def(const char *name, const char *disk, guint heartbeat_ms, guint64 write_mib_s)
+{
+    XmDomainDef *def = g_new0(XmDomainDef, 1);
+
+    def->name = g_strdup(name);
+    xm_uuid_generate(def->uuid);
+    def->max_memory_kib = 32 * 1024;
+    def->current_memory_kib = 32 * 1024;
+    def->vcpus = def->max_vcpus = 1;
+    def->os_type = XM_OS_PVH;
+    def->ndisks = 1;
+    def->disks = g_new0(XmDiskDef, 1);
+    def->disks[0].source = g_strdup(disk);
+    def->disks[0].target = g_strdup("xvda");
+    def->sim.present = true;
+    def->sim.heartbeat_ms = heartbeat_ms;
+    def->sim.ram_dirty_mib_s = 2;
+    def->sim.disk_write_mib_s = write_mib_s;
+    return def;
+}
+
+XmDomainDef *
+dest_def(const XmDomainDef *def, const char *path)
+{
+    XmDomainDef *d = xm_domain_def_copy(def);
+
+    g_free(d->disks[0].source);
+    d->disks[0].source = g_strdup(path);
+    return d;
+}
+
+int
+start_guest(Fixture *f, const XmDomainDef *def)
+{
+    g_autoptr(GError) err = NULL;
+    int domid = f->ops[0]->create(f->b[0], def, FALSE, &err);
+
+    g_assert_no_error(err);
+    g_assert_cmpint(domid, >, 0);
+    return domid;
+}
+
+guint
+count_domains(Fixture *f, int host)
+{
+    g_autofree int *ids = NULL;
+    size_t n = 0;
+
+    g_assert_true(f->ops[host]->list(f->b[host], &ids, &n, NULL));
+    return n;
+}
+
+guint64
+hb_seq(Fixture *f, int host, int domid)
+{
+    g_autofree char *sock = g_strdup_printf("%s/sim/%d.sock", f->cfg[host].state_dir, domid);
+    g_autofree char *reply = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(xm_sim_ctl_call(sock, "info", -1, -1, 10000, &reply, &err));
+    return xm_sim_reply_get_u64(reply, "hb_seq", 0);
+}
+
+char *
+file_checksum(const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    char sum[33];
+    guint64 size;
+
+    g_assert_true(xm_migration_image_size(path, &size, NULL, &err));
+    g_assert_true(xm_migration_image_checksum(path, size, NULL, sum, &err));
+    g_assert_no_error(err);
+    return g_strdup(sum);
+}
+
+void
+base_params(XmMigrationParams *p, gboolean source)
+{
+    memset(p, 0, sizeof(*p));
+    p->live = TRUE;
+    p->non_shared_disk = TRUE;
+    p->host_name = source ? "host-a" : "host-b";
+    /* CloudStack's form, and what keeps the endpoints on loopback */
+    p->uri = "tcp:127.0.0.1";
+    p->connect_timeout_s = 20;
+}
+
+void
+sim_fixture_install_abort_handler(void)
+{
+    signal(SIGABRT, on_abort);
+}
+
+void
+fill_image(const char *path, guint from_mib, guint to_mib, int byte)
+{
+    g_autofree char *buf = g_malloc(MiB);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+    g_assert_cmpint(fd, >=, 0);
+    memset(buf, byte, MiB);
+    for (guint i = from_mib; i < to_mib; i++)
+        g_assert_cmpint(pwrite(fd, buf, MiB, (off_t) i * MiB), ==, (ssize_t) MiB);
+    close(fd);
+}
+void
+wait_for_copy(XmMigration *job, guint64 bytes)
+{
+    XmMigrationStats st;
+
+    for (int i = 0; i < 400; i++) {
+        xm_migration_get_stats(job, &st);
+        if (st.state == XM_MIGRATION_STATE_PERFORMING_DISKS && st.disk_sent >= bytes)
+            return;
+        g_usleep(25000);
+    }
+    g_assert_not_reached();
+}
+
+
+gpointer
+perform_thread(gpointer data)
+{
+    PerformJob *p = data;
+
+    p->ok = xm_migration_perform(p->job, p->cookie, NULL, &p->err);
+    return NULL;
+}

@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Migrations that must not happen, end to end in one process without
+ * libvirt: cancel during the copy and during memory, a destination that
+ * fails its own verification, times out or goes away, a destination short
+ * of space or memory, bad params and disk choices. Each case checks the
+ * invariant: the guest runs on exactly one host (the source), the
+ * destination keeps no domain and only the images it did not create.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <xenmig/backend.h>
+#include <xenmig/error.h>
+#include <xenmig/migration.h>
+#include "backend/sim-heartbeat.h"
+#include "backend/sim-proto.h"
+#include "migration/migration-private.h"
+#include "sim-fixture.h"
+
+/* Cancel while the disks copy: the guest keeps running on host-a, host-b
+ * has no domain and the image it created is gone. */
+static void
+test_cancel_copy(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("stayer", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    PerformJob pj = { 0 };
+    XmDomainInfo info;
+    guint64 seq;
+    GThread *t;
+    int domid;
+
+    make_image(f->src_img, 48 * MiB);
+    /* data to copy: the bulk pass over holes would be instant */
+    fill_image(f->src_img, 4, 48, 0x5a);
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.bandwidth_mib = 4;      /* ~10 s of copying: plenty of time to cancel */
+
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+
+    pj.job = src;
+    pj.cookie = c2;
+    t = g_thread_new("perform", perform_thread, &pj);
+    wait_for_copy(src, 2 * MiB);
+    xm_migration_cancel(src);
+    xm_migration_cancel(src);          /* idempotent */
+    g_thread_join(t);
+    g_assert_false(pj.ok);
+    g_assert_error(pj.err, XM_ERROR, XM_ERR_OPERATION_ABORTED);
+    g_clear_error(&pj.err);
+    g_assert_cmpint(xm_migration_get_state(src), ==, XM_MIGRATION_STATE_CANCELLED);
+
+    g_assert_cmpint(xm_migration_finish(dst, NULL, TRUE, NULL, &err), ==, -1);
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+    g_assert_no_error(err);
+
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    seq = hb_seq(f, 0, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+}
+
+/* copy-storage-inc onto a pre-created image (as nova does), with the NBD
+ * endpoint named by disks_uri: a cancelled attempt leaves the image that
+ * the migration did not create, and a second attempt completes. */
+static void
+test_inc_retry(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("inc", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(GError) err = NULL;
+    XmMigrationParams ps, pd;
+    PerformJob pj = { 0 };
+    GThread *t;
+    int domid, ddomid;
+
+    make_image(f->src_img, 48 * MiB);
+    fill_image(f->src_img, 4, 48, 0xa5);
+    make_image(f->dst_img, 48 * MiB);
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.non_shared_disk = pd.non_shared_disk = FALSE;
+    ps.non_shared_inc = pd.non_shared_inc = TRUE;
+    pd.disks_uri = "tcp://127.0.0.1";
+
+    {
+        g_autoptr(XmMigration) src = NULL, dst = NULL;
+        g_autofree char *c1 = NULL, *c2 = NULL;
+
+        ps.bandwidth_mib = 4;
+        src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+        g_assert_no_error(err);
+        dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+        g_assert_no_error(err);
+        pj.job = src;
+        pj.cookie = c2;
+        t = g_thread_new("perform", perform_thread, &pj);
+        wait_for_copy(src, 2 * MiB);
+        xm_migration_cancel(src);
+        g_thread_join(t);
+        g_assert_false(pj.ok);
+        g_clear_error(&pj.err);
+        g_assert_cmpint(xm_migration_finish(dst, NULL, TRUE, NULL, &err), ==, -1);
+        g_assert_no_error(err);
+        g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+        g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    }
+    {
+        g_autoptr(XmMigration) src = NULL, dst = NULL;
+        g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
+        g_autofree char *a = NULL, *b = NULL;
+
+        ps.bandwidth_mib = 0;
+        pd.paused = TRUE;
+        src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+        g_assert_no_error(err);
+        dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+        g_assert_no_error(err);
+        g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+        g_assert_no_error(err);
+        ddomid = xm_migration_finish(dst, c3, FALSE, &c4, &err);
+        g_assert_no_error(err);
+        g_assert_cmpint(ddomid, >, 0);
+        g_assert_true(xm_migration_confirm(src, c4, FALSE, &err));
+        g_assert_no_error(err);
+        a = file_checksum(f->src_img);
+        b = file_checksum(f->dst_img);
+        g_assert_cmpstr(a, ==, b);
+        g_assert_cmpuint(count_domains(f, 0), ==, 0);
+        g_assert_cmpuint(count_domains(f, 1), ==, 1);
+    }
+}
+
+/* Not enough space for the image: prepare fails before creating or
+ * copying anything. */
+static void
+test_no_space(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = NULL, ddef = NULL;
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *dstdir = g_path_get_dirname(f->dst_img);
+    XmMigrationParams ps, pd;
+    struct statvfs vfs;
+    guint64 size;
+    int domid;
+
+    g_assert_cmpint(statvfs(dstdir, &vfs), ==, 0);
+    size = ((guint64) vfs.f_bavail * vfs.f_frsize + 1024 * MiB) & ~(MiB - 1);
+    make_image(f->src_img, size);     /* sparse: takes no space here */
+    def = make_def("big", f->src_img, 0, 0);
+    ddef = dest_def(def, f->dst_img);
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_null(dst);
+    g_assert_null(c2);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, "not enough space"));
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, NULL));
+    g_assert_cmpuint(count_domains(f, 0), ==, 1);
+}
+
+/* Not enough free memory on the destination. */
+static void
+test_no_memory(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("fat", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    int domid;
+
+    xm_backend_free(f->b[1]);
+    f->cfg[1].sim_host_memory_mib = 16;
+    f->b[1] = xm_backend_new(&f->cfg[1], NULL, NULL, &err);
+    g_assert_no_error(err);
+    f->ops[1] = xm_backend_ops(f->b[1]);
+
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_null(dst);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, "not enough free memory"));
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+}
+
+/* copy-storage-inc needs the image to exist with the source's size. */
+static void
+test_inc_missing_image(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("inc", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    int domid = start_guest(f, def);
+
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.non_shared_disk = pd.non_shared_disk = FALSE;
+    ps.non_shared_inc = pd.non_shared_inc = TRUE;
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_null(dst);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_clear_error(&err);
+
+    make_image(f->dst_img, 8 * MiB);   /* wrong size */
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_null(dst);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, "exists with"));
+    g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_bad_params(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("p", f->src_img, 0, 0);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL;
+    XmMigrationParams p;
+    const char *disks[] = { "xvdz", NULL };
+    int domid = start_guest(f, def);
+
+    base_params(&p, TRUE);
+    p.offline = TRUE;
+    g_assert_null(xm_migration_begin(f->b[0], domid, def, &p, &c1, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_clear_error(&err);
+
+    base_params(&p, TRUE);
+    p.tls = TRUE;
+    g_assert_null(xm_migration_begin(f->b[0], domid, def, &p, &c1, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_clear_error(&err);
+
+    base_params(&p, TRUE);
+    p.migrate_disks = disks;
+    g_assert_null(xm_migration_begin(f->b[0], domid, def, &p, &c1, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_assert_nonnull(strstr(err->message, "xvdz"));
+    g_clear_error(&err);
+
+    base_params(&p, TRUE);
+    p.uri = "rdma://dst";
+    g_assert_null(xm_migration_begin(f->b[0], domid, def, &p, &c1, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_assert_null(c1);
+}
+
+/* Which disks begin picks: writable, unshared, local ones by default;
+ * migrate_disks names them, and naming one that cannot be copied fails. */
+static void
+test_disk_choice(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("many", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) multi = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *second = g_build_filename(f->dir, "second.img", NULL);
+    XmMigrationParams p;
+    const char *just_b[] = { "xvdb", NULL };
+    const char *ro[] = { "xvdc", NULL };
+    const char *twice[] = { "xvda", "xvda", NULL };
+    int domid = start_guest(f, def);
+
+    make_image(second, 4 * MiB);
+    multi = xm_domain_def_copy(def);
+    multi->ndisks = 6;
+    multi->disks = g_renew(XmDiskDef, multi->disks, 6);
+    memset(&multi->disks[1], 0, 5 * sizeof(XmDiskDef));
+    multi->disks[1].source = g_strdup(second);
+    multi->disks[1].target = g_strdup("xvdb");
+    multi->disks[2].source = g_strdup(second);
+    multi->disks[2].target = g_strdup("xvdc");
+    multi->disks[2].readonly = true;
+    multi->disks[3].source = g_strdup(second);
+    multi->disks[3].target = g_strdup("xvdd");
+    multi->disks[3].shareable = true;
+    multi->disks[4].source = g_strdup(second);
+    multi->disks[4].target = g_strdup("hdc");
+    multi->disks[4].device = XM_DISK_DEVICE_CDROM;
+    multi->disks[5].source = g_strdup("nbd://storage/export");
+    multi->disks[5].target = g_strdup("xvde");
+
+    {
+        g_autoptr(XmMigration) job = NULL;
+        g_autofree char *c1 = NULL;
+        base_params(&p, TRUE);
+        job = xm_migration_begin(f->b[0], domid, multi, &p, &c1, &err);
+        g_assert_no_error(err);
+        g_assert_nonnull(strstr(c1, "target='xvda' capacity='16777216'"));
+        g_assert_nonnull(strstr(c1, "target='xvdb' capacity='4194304'"));
+        g_assert_null(strstr(c1, "xvdc"));
+        g_assert_null(strstr(c1, "xvdd"));
+        g_assert_null(strstr(c1, "hdc"));
+        g_assert_null(strstr(c1, "xvde"));
+    }
+    {
+        g_autoptr(XmMigration) job = NULL;
+        g_autofree char *c1 = NULL;
+        base_params(&p, TRUE);
+        p.migrate_disks = just_b;
+        job = xm_migration_begin(f->b[0], domid, multi, &p, &c1, &err);
+        g_assert_no_error(err);
+        g_assert_null(strstr(c1, "xvda"));
+        g_assert_nonnull(strstr(c1, "target='xvdb'"));
+    }
+    {
+        g_autoptr(XmMigration) job = NULL;
+        g_autofree char *c1 = NULL;
+        base_params(&p, TRUE);
+        p.non_shared_disk = FALSE;      /* shared storage: memory only */
+        job = xm_migration_begin(f->b[0], domid, multi, &p, &c1, &err);
+        g_assert_no_error(err);
+        g_assert_null(strstr(c1, "<disks>"));
+    }
+    base_params(&p, TRUE);
+    p.migrate_disks = ro;
+    g_assert_null(xm_migration_begin(f->b[0], domid, multi, &p, &(char *){ NULL }, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_assert_nonnull(strstr(err->message, "read-only"));
+    g_clear_error(&err);
+    p.migrate_disks = twice;
+    g_assert_null(xm_migration_begin(f->b[0], domid, multi, &p, &(char *){ NULL }, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+}
+
+/* Where prepare listens: the port of the URI, disks_port for NBD, the
+ * host name when no address is given (never every address), and a
+ * configured range. Cancelled right after prepare: nothing is left. */
+static void
+test_prepare_endpoints(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("ports", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(GError) err = NULL;
+    XmMigrationParams ps, pd;
+    guint port = 0, dport = 0;
+    int domid = start_guest(f, def), fd;
+    g_autofree char *c1 = NULL;
+
+    base_params(&ps, TRUE);
+    {
+        g_autoptr(XmMigration) src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+        g_assert_no_error(err);
+    }
+    /* two free ports of our own choosing */
+    fd = xm_migration_listen_in_range("127.0.0.1", 50100, 50999, &port, &err);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    fd = xm_migration_listen_in_range("127.0.0.1", port + 1, 50999, &dport, &err);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    {
+        g_autoptr(XmMigration) dst = NULL;
+        g_autofree char *c2 = NULL, *uri = NULL, *uri_in = NULL, *want = NULL;
+
+        base_params(&pd, FALSE);
+        uri_in = g_strdup_printf("tcp://127.0.0.1:%u", port);
+        pd.uri = uri_in;
+        pd.disks_port = dport;
+        dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, &uri, &err);
+        g_assert_no_error(err);
+        g_assert_cmpstr(uri, ==, uri_in);
+        want = g_strdup_printf("<memory-channel host='127.0.0.1' port='%u'/>", port);
+        g_assert_nonnull(strstr(c2, want));
+        g_free(want);
+        want = g_strdup_printf("<nbd host='127.0.0.1' port='%u' tls='no'/>", dport);
+        g_assert_nonnull(strstr(c2, want));
+        g_assert_cmpint(xm_migration_finish(dst, NULL, TRUE, NULL, &err), ==, -1);
+        g_assert_no_error(err);
+        g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+        /* the ports are free again */
+        fd = xm_migration_listen_in_range("127.0.0.1", port, port, &port, &err);
+        g_assert_no_error(err);
+        close(fd);
+    }
+    {
+        g_autoptr(XmMigration) dst = NULL;
+        g_autofree char *c2 = NULL, *uri = NULL;
+
+        base_params(&pd, FALSE);
+        pd.uri = NULL;
+        pd.host_name = "localhost";
+        pd.port_min = 50300;
+        pd.port_max = 50399;
+        dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, &uri, &err);
+        g_assert_no_error(err);
+        g_assert_true(g_str_has_prefix(uri, "tcp://localhost:503"));
+        g_assert_nonnull(strstr(c2, "<memory-channel host='localhost' port='503"));
+        g_assert_nonnull(strstr(c2, "<nbd host='localhost' port='503"));
+    }
+}
+
+/* The destination's own check fails after the completion record (its
+ * image was altered): it destroys its half, and the source guest, still
+ * suspended and intact, is resumed by the cancelled confirm. */
+static void
+test_dest_verify_fails(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("checked", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL;
+    XmMigrationParams ps, pd;
+    XmDomainInfo info;
+    guint64 seq;
+    int domid, fd;
+
+    domid = start_guest(f, def);
+    g_usleep(200000);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_no_error(err);
+
+    fd = open(f->dst_img, O_WRONLY);
+    g_assert_cmpint(pwrite(fd, "corrupt", 7, 9 * MiB + 3), ==, 7);
+    close(fd);
+
+    g_assert_cmpint(xm_migration_finish(dst, c3, FALSE, NULL, &err), ==, -1);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, "differs"));
+    g_clear_error(&err);
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+    g_assert_no_error(err);
+    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    seq = hb_seq(f, 0, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+}
+
+/* Cancel while memory flows (slowed by the bandwidth limit): the guest
+ * runs on at the source, the destination's half is gone. */
+static void
+test_cancel_memory(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("stayer", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    XmMigrationStats st;
+    PerformJob pj = { 0 };
+    XmDomainInfo info;
+    guint64 seq;
+    GThread *t;
+    int domid, i;
+
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.bandwidth_mib = 8;      /* memory gets half: 32 MiB take ~8 s */
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    pj.job = src;
+    pj.cookie = c2;
+    t = g_thread_new("perform", perform_thread, &pj);
+    for (i = 0; i < 600; i++) {
+        xm_migration_get_stats(src, &st);
+        if (st.state == XM_MIGRATION_STATE_PERFORMING_MEMORY && st.memory_processed > 2 * MiB)
+            break;
+        g_usleep(25000);
+    }
+    g_assert_cmpint(i, <, 600);
+    g_assert_cmpuint(st.memory_remaining, >, 0);
+    xm_migration_cancel(src);
+    g_thread_join(t);
+    g_assert_false(pj.ok);
+    g_assert_error(pj.err, XM_ERROR, XM_ERR_OPERATION_ABORTED);
+    g_clear_error(&pj.err);
+
+    /* the destination learns it from its finish */
+    g_assert_cmpint(xm_migration_finish(dst, NULL, FALSE, NULL, &err), ==, -1);
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+    g_assert_no_error(err);
+
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    seq = hb_seq(f, 0, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+}
+
+/* The destination goes away while memory flows (its job is cancelled and
+ * freed, as when its libvirtd dies): the source's perform fails and the
+ * guest runs on at the source. */
+static void
+test_dest_dies_memory(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("survivor", f->src_img, 20, 1);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL;
+    XmMigration *dst;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    XmMigrationParams ps, pd;
+    XmMigrationStats st;
+    PerformJob pj = { 0 };
+    XmDomainInfo info;
+    guint64 seq;
+    GThread *t;
+    int domid, i;
+
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    ps.bandwidth_mib = 8;
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    pj.job = src;
+    pj.cookie = c2;
+    t = g_thread_new("perform", perform_thread, &pj);
+    for (i = 0; i < 600; i++) {
+        xm_migration_get_stats(dst, &st);
+        if (st.state == XM_MIGRATION_STATE_PERFORMING_MEMORY && st.memory_processed > 2 * MiB)
+            break;
+        g_usleep(25000);
+    }
+    g_assert_cmpint(i, <, 600);
+    xm_migration_free(dst);
+    g_thread_join(t);
+    g_assert_false(pj.ok);
+    g_assert_nonnull(pj.err);
+    g_test_message("source saw: %s", pj.err->message);
+    g_clear_error(&pj.err);
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+    g_assert_no_error(err);
+
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    seq = hb_seq(f, 0, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+}
+
+/* Nobody comes: the destination gives up after its timeout, closes its
+ * endpoints and deletes what it created. */
+static void
+test_dest_timeout(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def("lonely", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL;
+    XmMigrationParams ps, pd;
+    int domid = start_guest(f, def);
+
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    pd.connect_timeout_s = 1;
+    ps.connect_timeout_s = 2;
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(xm_migration_finish(dst, NULL, FALSE, NULL, &err), ==, -1);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_TIMEOUT);
+    g_clear_error(&err);
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+
+    /* a source arriving late finds the door shut and keeps its guest */
+    g_assert_false(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_nonnull(err);
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, NULL));
+    g_assert_cmpuint(count_domains(f, 0), ==, 1);
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    sim_fixture_install_abort_handler();
+#define ADD(path, data, fn) \
+    g_test_add(path, Fixture, data, setup, fn, teardown)
+    ADD("/migration/sim/destination-verify-fails", NULL, test_dest_verify_fails);
+    ADD("/migration/sim/cancel-during-copy", NULL, test_cancel_copy);
+    ADD("/migration/sim/cancel-during-memory", NULL, test_cancel_memory);
+    ADD("/migration/sim/destination-timeout", NULL, test_dest_timeout);
+    ADD("/migration/sim/destination-dies-during-memory", NULL, test_dest_dies_memory);
+    ADD("/migration/sim/inc-cancel-then-retry", NULL, test_inc_retry);
+    ADD("/migration/sim/no-space", NULL, test_no_space);
+    ADD("/migration/sim/no-memory", NULL, test_no_memory);
+    ADD("/migration/sim/inc-needs-image", NULL, test_inc_missing_image);
+    ADD("/migration/sim/bad-params", NULL, test_bad_params);
+    ADD("/migration/sim/disk-choice", NULL, test_disk_choice);
+    ADD("/migration/sim/prepare-endpoints", NULL, test_prepare_endpoints);
+    return g_test_run();
+}
