@@ -47,7 +47,7 @@ for cmd in $commands; do
     rst_opts <"$tmp/$cmd.section" >"$tmp/$cmd.rst"
     cp "$tmp/$cmd.rst" "$tmp/$cmd.doc"
     if [ "$cmd" = sync ] || [ "$cmd" = mirror ]; then
-        tr '\n' ' ' <"$tmp/$cmd.section" | grep -q 'every option of \*\*copy\*\*' ||
+        [[ "$(tr '\n' ' ' <"$tmp/$cmd.section")" == *'every option of **copy**'* ]] ||
             bad "$title does not say it accepts copy's options"
         sort -u "$tmp/$cmd.rst" "$tmp/copy.rst" >"$tmp/$cmd.doc"
     fi
@@ -59,5 +59,5 @@ for cmd in $commands; do
     done <"$tmp/$cmd.rst"
     echo "$cmd: $(tr '\n' ' ' <"$tmp/$cmd.help")"
 done
-"$XENMIG_MIRROR" --version | grep -qE '^xenmig-mirror [0-9]+\.[0-9]+\.[0-9]+$' || bad "--version"
+[[ "$("$XENMIG_MIRROR" --version)" =~ ^xenmig-mirror\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || bad "--version"
 exit $status

@@ -123,8 +123,9 @@ EOF
     out=$(LD_LIBRARY_PATH="$libdir" "$tmp/prog") || fail "program failed"
     [ "$out" = "$want" ] || fail "xm_version_string() is '$out', want '$want'"
     # the program must use the installed library, not the build tree's
-    LD_LIBRARY_PATH="$libdir" ldd "$tmp/prog" | grep -q "$libdir/libxenmig.so.0" \
-        || fail "program does not resolve the installed libxenmig.so.0"
+    LD_LIBRARY_PATH="$libdir" ldd "$tmp/prog" >"$tmp/ldd" 2>&1 || true
+    grep -q "$libdir/libxenmig.so.0" "$tmp/ldd" \
+        || { cat "$tmp/ldd" >&2; fail "program does not resolve the installed libxenmig.so.0"; }
     echo "pkg-config: $cflags $libs"
     ;;
 exports)
