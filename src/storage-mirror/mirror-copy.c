@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "storage-mirror/mirror-priv.h"
@@ -96,6 +97,79 @@ xm_mirror_read_source(XmMirrorJob *job, void *buf, guint64 len, guint64 offset,
         offset += (guint64)n;
     }
     return TRUE;
+}
+
+void
+xm_mirror_source_map(XmMirrorJob *job)
+{
+    void *p;
+
+    if (job->size == 0 || job->size > G_MAXSIZE)
+        return;
+    p = mmap(NULL, (size_t)job->size, PROT_READ, MAP_SHARED, job->src_fd, 0);
+    if (p == MAP_FAILED) {
+        g_debug("cannot map '%s' (%s): reading it with pread", job->source,
+                g_strerror(errno));
+        return;
+    }
+    job->src_map = p;
+    g_atomic_int_set(&job->src_map_ok, 1);
+}
+
+void
+xm_mirror_source_unmap(XmMirrorJob *job)
+{
+    if (job->src_map)
+        munmap((void *)job->src_map, (size_t)job->size);
+    job->src_map = NULL;
+}
+
+/* The pages of [offset, offset+len) of the mapping */
+static void
+map_pages(XmMirrorJob *job, guint64 offset, guint64 len, guint8 **start, gsize *n)
+{
+    guint64 page = (guint64)sysconf(_SC_PAGESIZE);
+    guint64 first = offset & ~(page - 1);
+
+    *start = (guint8 *)job->src_map + first;
+    *n = (gsize)(MIN(offset + len, job->size) - first);
+}
+
+const guint8 *
+xm_mirror_source_view(XmMirrorJob *job, guint64 offset, guint64 len)
+{
+    guint8 *start;
+    gsize n;
+
+    if (!job->src_map || !g_atomic_int_get(&job->src_map_ok) ||
+        offset + len > job->size)
+        return NULL;
+    map_pages(job, offset, len, &start, &n);
+    /* Faulting the range in with one call is cheaper than a fault per few
+     * pages, and a range past the end of a file that shrank fails here
+     * (EFAULT) instead of raising SIGBUS when touched. */
+    if (madvise(start, n, MADV_POPULATE_READ) < 0) {
+        if (errno == EINVAL) {
+            /* a kernel before 5.14: touching the mapping could raise
+             * SIGBUS, so do not use it at all */
+            g_debug("no MADV_POPULATE_READ: reading '%s' with pread", job->source);
+            g_atomic_int_set(&job->src_map_ok, 0);
+        }
+        return NULL;
+    }
+    return job->src_map + offset;
+}
+
+void
+xm_mirror_source_release(XmMirrorJob *job, guint64 offset, guint64 len)
+{
+    guint8 *start;
+    gsize n;
+
+    /* drop the page table entries (not the page cache): mapped ranges of a
+     * large image would otherwise cost page tables of 1/512 of its size */
+    map_pages(job, offset, len, &start, &n);
+    madvise(start, n, MADV_DONTNEED);
 }
 
 /* Whether @pos lies in a hole of the source; *@end is where that hole or

@@ -153,6 +153,7 @@ xm_mirror_job_new(const char *source, const char *dest_uri,
     } else {
         job->nblocks = (size + gran - 1) / gran;
         job->hashes = g_new0(guint64, job->nblocks ? job->nblocks : 1);
+        xm_mirror_source_map(job);
     }
     return job;
 }
@@ -673,6 +674,8 @@ xm_mirror_job_free(XmMirrorJob *job)
     if (job->buf_pool)
         g_async_queue_unref(job->buf_pool);
     xm_rate_limiter_clear(&job->rate);
+    /* after the connections: no request points into the mapping now */
+    xm_mirror_source_unmap(job);
     if (job->src_fd >= 0)
         close(job->src_fd);
     g_clear_error(&job->error);

@@ -60,6 +60,11 @@ struct _XmMirrorJob {
     char *state_file;
     int src_fd;
     guint64 size;
+    /* the source mapped read-only (scan mode), or NULL: passes look at
+     * blocks they do not send without copying them (see
+     * xm_mirror_source_view()) */
+    const guint8 *src_map;
+    gint src_map_ok;            /* atomic: MADV_POPULATE_READ works */
     gboolean seek_hole;         /* SEEK_DATA/SEEK_HOLE work on the source */
     guint64 granularity;
     guint64 max_request;
@@ -184,6 +189,18 @@ guint8 *xm_chunk_alloc_buf(XmChunk *c);
 gboolean xm_mirror_read_source(XmMirrorJob *job, void *buf, guint64 len,
                                guint64 offset, GError **error);
 gboolean xm_mirror_range_is_hole(XmWorker *w, guint64 offset, guint64 len);
+/* Maps the source for xm_mirror_source_view() (scan mode); without it the
+ * passes copy every block with pread(). */
+void xm_mirror_source_map(XmMirrorJob *job);
+void xm_mirror_source_unmap(XmMirrorJob *job);
+/* [offset, offset+len) of the source, readable in place until
+ * xm_mirror_source_release(), or NULL (no mapping, or the range cannot be
+ * faulted in: the caller reads it with pread(), which reports why). Only
+ * for looking at data: bytes that are sent or whose hash is kept must be
+ * read with xm_mirror_read_source() so that what is sent, what is hashed
+ * and what was checked are the same bytes even while the source changes. */
+const guint8 *xm_mirror_source_view(XmMirrorJob *job, guint64 offset, guint64 len);
+void xm_mirror_source_release(XmMirrorJob *job, guint64 offset, guint64 len);
 /* Sends [offset, offset+len) of @c: data runs as writes, zero runs as
  * write-zeroes; @data NULL means the whole range is zero. */
 gboolean xm_mirror_send(XmWorker *w, XmChunk *c, const guint8 *data,

@@ -78,10 +78,12 @@ block_hash(const ScanPass *sp, const guint8 *buf, guint64 len, guint64 bs)
 {
     static const guint8 zeros[4096];
 
+    /* a zero block (a quarter of a typical image) costs a read instead
+     * of a hash; a data block stops the check at its first non-zero word */
+    if (len == bs && (!buf || xm_mirror_is_zero(buf, len)))
+        return sp->zero_hash;
     if (buf)
         return XXH3_64bits(buf, len);
-    if (len == bs)
-        return sp->zero_hash;
     /* a partial last block of a hole */
     {
         XXH3_state_t *st = XXH3_createState();
@@ -113,15 +115,49 @@ dest_read_start(XmWorker *w, guint64 off, guint64 len, GError **error)
     return dr;
 }
 
+/* What a pass does with each block of a chunk. */
+enum { BLOCK_KEEP, BLOCK_DATA, BLOCK_ZERO };
+
+/* Reads [i, j) blocks of the chunk into its buffer unless the buffer
+ * already holds the chunk, and records the hashes of what will be sent. */
+static gboolean
+load_run(XmMirrorJob *job, XmChunk *c, gboolean loaded, guint64 i, guint64 j,
+         GError **error)
+{
+    guint64 bs = job->granularity, first = c->offset / bs;
+    guint64 start = i * bs, end = MIN(j * bs, c->length);
+
+    if (!loaded) {
+        if (!c->buf)
+            xm_chunk_alloc_buf(c);
+        if (!xm_mirror_read_source(job, c->buf + start, end - start,
+                                   c->offset + start, error))
+            return FALSE;
+    }
+    for (guint64 k = i; k < j; k++) {
+        guint64 boff = k * bs;
+
+        job->hashes[first + k] = XXH3_64bits(c->buf + boff, MIN(bs, c->length - boff));
+    }
+    return TRUE;
+}
+
 /* @dr: the destination read of this chunk (consumed), or NULL when not
- * comparing with the destination */
+ * comparing with the destination.
+ *
+ * The blocks are looked at in place in the mapped source when possible
+ * (hashed, compared, checked for zeros) and only the blocks to send are
+ * copied out, so an unchanged block costs no copy; the hash kept for a
+ * block is always of the bytes the destination holds: those sent, or
+ * those compared equal. */
 static gboolean
 scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len,
            DestRead *dr, GError **error)
 {
     XmMirrorJob *job = w->job;
     guint64 bs = job->granularity;
-    g_autofree gboolean *send = NULL;
+    g_autofree guint8 *what = NULL;
+    const guint8 *view = NULL, *src = NULL;
     XmChunk *c;
     gboolean hole, ok = FALSE;
     guint64 nb = (len + bs - 1) / bs, first = off / bs;
@@ -129,21 +165,15 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len,
     c = xm_chunk_new(job, off, len, FALSE);
     hole = xm_mirror_range_is_hole(w, off, len);
     if (!hole) {
-        xm_chunk_alloc_buf(c);
-        if (!xm_mirror_read_source(job, c->buf, len, off, error))
-            goto out;
+        view = xm_mirror_source_view(job, off, len);
+        if (!view) {
+            xm_chunk_alloc_buf(c);
+            if (!xm_mirror_read_source(job, c->buf, len, off, error))
+                goto out;
+        }
+        src = view ? view : c->buf;
     }
-    send = g_new0(gboolean, nb);
-    for (guint64 i = 0; i < nb; i++) {
-        guint64 boff = i * bs, blen = MIN(bs, len - boff);
-        guint64 h = block_hash(sp, c->buf ? c->buf + boff : NULL, blen, bs);
-
-        if (sp->kind == SCAN_SEND_ALL)
-            send[i] = TRUE;
-        else if (sp->kind == SCAN_COMPARE_TABLE)
-            send[i] = job->hashes[first + i] != h;
-        job->hashes[first + i] = h;
-    }
+    what = g_new0(guint8, nb);
     if (dr) {
         if (!xm_nbd_conn_wait_flag(w->conn, &dr->done, error))
             goto out;
@@ -153,31 +183,67 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len,
                         job->dest_uri, off, g_strerror(dr->err));
             goto out;
         }
-        for (guint64 i = 0; i < nb; i++) {
-            guint64 boff = i * bs, blen = MIN(bs, len - boff);
+    }
+    for (guint64 i = 0; i < nb; i++) {
+        guint64 boff = i * bs, blen = MIN(bs, len - boff);
+        const guint8 *s = src ? src + boff : NULL;
+        gboolean same;
 
-            send[i] = c->buf ? memcmp(c->buf + boff, dr->buf + boff, blen) != 0
-                             : !xm_mirror_is_zero(dr->buf + boff, blen);
+        if (sp->kind == SCAN_SEND_ALL) {
+            /* whole zero blocks go as zeroes without being copied; below
+             * XM_MIRROR_ZERO_BLOCK they stay with the data around them
+             * (xm_mirror_send() decides from the copy) */
+            what[i] = view && bs >= XM_MIRROR_ZERO_BLOCK && xm_mirror_is_zero(s, blen)
+                      ? BLOCK_ZERO : BLOCK_DATA;
+            continue;
+        }
+        if (sp->kind == SCAN_COMPARE_TABLE) {
+            same = job->hashes[first + i] == block_hash(sp, s, blen, bs);
+        } else {
+            same = s ? memcmp(s, dr->buf + boff, blen) == 0
+                     : xm_mirror_is_zero(dr->buf + boff, blen);
+            if (same)
+                job->hashes[first + i] = XXH3_64bits(dr->buf + boff, blen);
+        }
+        what[i] = same ? BLOCK_KEEP : BLOCK_DATA;
+    }
+    if (!src) {
+        /* a hole: whatever is sent is zeroes */
+        for (guint64 i = 0; i < nb; i++) {
+            if (what[i] != BLOCK_KEEP) {
+                what[i] = BLOCK_ZERO;
+            }
         }
     }
     xm_atomic_add64(&job->scanned, len);
     for (guint64 i = 0; i < nb;) {
-        guint64 j = i;
+        guint64 j = i + 1;
+        guint64 start = i * bs;
 
-        if (!send[i]) {
+        if (what[i] == BLOCK_KEEP) {
             i++;
             continue;
         }
-        while (j < nb && send[j])
+        while (j < nb && what[j] == what[i])
             j++;
-        if (!xm_mirror_send(w, c, c->buf ? c->buf + i * bs : NULL, off + i * bs,
-                            MIN(j * bs, len) - i * bs, error))
-            goto out;
+        if (what[i] == BLOCK_ZERO) {
+            for (guint64 k = i; k < j; k++)
+                job->hashes[first + k] = block_hash(sp, NULL, MIN(bs, len - k * bs), bs);
+            if (!xm_mirror_send(w, c, NULL, off + start, MIN(j * bs, len) - start, error))
+                goto out;
+        } else {
+            if (!load_run(job, c, view == NULL, i, j, error) ||
+                !xm_mirror_send(w, c, c->buf + start, off + start,
+                                MIN(j * bs, len) - start, error))
+                goto out;
+        }
         i = j;
     }
     ok = TRUE;
 
  out:
+    if (view)
+        xm_mirror_source_release(job, off, len);
     if (!ok)
         g_atomic_int_set(&c->failed, 1);
     xm_chunk_unref(c);
