@@ -5,7 +5,7 @@
  *  - the dirty bitmap's granularity is configurable: a 512-byte guest write
  *    through the tracked server costs exactly one granule on the wire;
  *  - cancel works at any point: before start, in synchronous mode while a
- *    guest writes, and during the final verification.
+ *    guest writes, during the final drain and during the verification.
  * Peers: nbdkit (destination), our XmNbdServer (source datapath), libnbd as
  * the guest.
  */
@@ -370,6 +370,56 @@ test_cancel_in_verify(Fixture *f, gconstpointer data)
     g_assert_cmpint(p.phase, ==, XM_MIRROR_PHASE_CANCELLED);
 }
 
+/* cancel while complete() drains what guest writes left dirty (bandwidth
+ * lowered so the drain takes seconds): complete() reports the cancel
+ * within 5 s, not a finished copy */
+static void
+test_cancel_in_drain(Fixture *f, gconstpointer data)
+{
+    XmMirrorOptions o = { .mode = XM_MIRROR_TRACKED, .verify = TRUE };
+    g_autoptr(XmMirrorJob) job = NULL;
+    g_autofree char *buf = g_malloc(4096);
+    Completer c = { 0 };
+    XmMirrorProgress p;
+    struct nbd_handle *h;
+    GThread *t;
+    gint64 t0;
+
+    start_nbdkit(f, NULL);
+    job = start_tracked(f, &o);
+    wait_bulk_done(job, &p);
+    /* 8 MiB dirty: one 4 KiB write in each 64 KiB granule of the first half */
+    xm_mirror_job_set_bandwidth(job, 0.5);
+    memset(buf, 0x77, 4096);
+    h = nbd_create();
+    g_assert_cmpint(nbd_connect_uri(h, f->suri), ==, 0);
+    for (guint64 off = 0; off < IMAGE / 2; off += 65536)
+        g_assert_cmpint(nbd_pwrite(h, buf, 4096, off, 0), ==, 0);
+    nbd_shutdown(h, 0);
+    nbd_close(h);
+    xm_nbd_server_stop(f->server);
+
+    c.job = job;
+    t = g_thread_new("complete", complete_main, &c);
+    for (int i = 0; i < 3000; i++) {
+        xm_mirror_job_get_progress(job, &p);
+        if (p.phase == XM_MIRROR_PHASE_DRAIN || p.phase >= XM_MIRROR_PHASE_VERIFY)
+            break;
+        g_usleep(1000);
+    }
+    g_assert_cmpint(p.phase, ==, XM_MIRROR_PHASE_DRAIN);
+    g_usleep(200 * 1000);
+    t0 = g_get_monotonic_time();
+    xm_mirror_job_cancel(job);
+    g_thread_join(t);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 5 * G_USEC_PER_SEC);
+    g_assert_false(c.ok);
+    g_assert_error(c.error, XM_ERROR, XM_ERR_OPERATION_ABORTED);
+    g_clear_error(&c.error);
+    xm_mirror_job_get_progress(job, &p);
+    g_assert_cmpint(p.phase, ==, XM_MIRROR_PHASE_CANCELLED);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -389,5 +439,6 @@ main(int argc, char **argv)
     ADD("cancel/before-start", test_cancel_before_start, NULL);
     ADD("cancel/in-sync", test_cancel_in_sync, NULL);
     ADD("cancel/in-verify", test_cancel_in_verify, NULL);
+    ADD("cancel/in-drain", test_cancel_in_drain, NULL);
     return g_test_run();
 }
