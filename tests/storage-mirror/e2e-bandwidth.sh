@@ -10,7 +10,7 @@ make_random_image "$T/src.img" 16
 truncate -s 16M "$T/dst.img"
 start_nbdkit_file "$T/dst.img" "$T/dst.sock"
 t0=$(date +%s.%N)
-timeout 60 "$XM" copy "$T/src.img" "nbd+unix:///?socket=$T/dst.sock" --bandwidth 4 --connections 2 \
+timeout -k 5 60 "$XM" copy "$T/src.img" "nbd+unix:///?socket=$T/dst.sock" --bandwidth 4 --connections 2 \
     >"$T/out" 2>"$T/err" || fail "copy exited $?" "$T/err"
 t1=$(date +%s.%N)
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')

@@ -34,8 +34,8 @@ copy() { # tls-dir-or-empty uri extra-args...
     local a=()
     [ -z "$dir" ] || a=(--tls-dir "$T/pki/$dir")
     rc=0
-    timeout 60 "$XM" copy "$T/src.img" "$u" "${a[@]}" "$@" >"$T/copy.out" 2>"$T/copy.err" || rc=$?
-    [ "$rc" -ne 124 ] || fail "copy hung (60 s)" "$T/copy.err" "$T/serve.out.err"
+    timeout -k 5 60 "$XM" copy "$T/src.img" "$u" "${a[@]}" "$@" >"$T/copy.out" 2>"$T/copy.err" || rc=$?
+    [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || fail "copy hung (60 s)" "$T/copy.err" "$T/serve.out.err"
 }
 
 expect_refused() { # what
@@ -76,7 +76,7 @@ case $case in
             head -c 65536 /dev/urandom | dd of="$T/src.img" bs=64k seek="$b" conv=notrunc status=none
         done
         rc=0
-        timeout 60 "$XM" sync "$T/src.img" "$uri" --tls-dir "$T/pki/good" --block-size 65536 \
+        timeout -k 5 60 "$XM" sync "$T/src.img" "$uri" --tls-dir "$T/pki/good" --block-size 65536 \
             >"$T/sync.out" 2>"$T/sync.err" || rc=$?
         [ "$rc" -eq 0 ] || fail "TLS sync exited $rc" "$T/sync.err" "$T/serve.out.err"
         log "$(grep '^sync:' "$T/sync.err" || true)"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Command-line errors of xenmig-mirror: a message on stderr prefixed
 # "xenmig-mirror: " and exit 2 for usage errors, exit 1 for run-time errors.
-#   e2e-usage.sh unknown-option | missing-args | bad-values | no-such-src | bad-uri
+#   e2e-usage.sh unknown-option | missing-args | bad-values | no-such-src |
+#                not-an-image | bad-uri
 . "$(dirname "$0")/e2e-lib.sh"
 need nbdkit
 need_tool
@@ -11,8 +12,8 @@ case=${1:-unknown-option}
 # expect RC DESCRIPTION cmd...: run the tool, check exit code and prefix.
 expect() {
     local want=$1 what=$2 rc=0; shift 2
-    timeout 20 "$XM" "$@" </dev/null >"$T/out" 2>"$T/err" || rc=$?
-    [ "$rc" -ne 124 ] || fail "$what: xenmig-mirror $* hung" "$T/err"
+    timeout -k 5 20 "$XM" "$@" </dev/null >"$T/out" 2>"$T/err" || rc=$?
+    [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || fail "$what: xenmig-mirror $* hung" "$T/err"
     case $want in
         1or2) [ "$rc" -eq 1 ] || [ "$rc" -eq 2 ] || fail "$what: xenmig-mirror $* exited $rc, expected 1 or 2" "$T/out" "$T/err" ;;
         *)    [ "$rc" -eq "$want" ] || fail "$what: xenmig-mirror $* exited $rc, expected $want" "$T/out" "$T/err" ;;
@@ -58,6 +59,19 @@ case $case in
         expect 2 "--block-size 1000" sync "$T/src.img" "$dest" --block-size 1000
         expect 2 "--progress=bogus" copy "$T/src.img" "$dest" --progress=bogus
         expect 2 "--progress=fd:99 (not open)" copy "$T/src.img" "$dest" --progress=fd:99
+        [ "$(alloc_bytes "$T/dst.img")" -eq 0 ] || fail "the destination was written"
+        ;;
+    not-an-image)
+        # only regular files and block devices are images; a FIFO must be
+        # refused, not opened (open(2) of a FIFO blocks until a writer comes)
+        mkdir "$T/dir"
+        mkfifo "$T/fifo"
+        for src in /dev/zero "$T/dir" "$T/fifo"; do
+            expect 1 "copy from $src" copy "$src" "$dest"
+            grep -qF "$src" "$T/err" || fail "the message does not name $src" "$T/err"
+        done
+        expect 1 "mirror of a FIFO" mirror "$T/fifo" "$dest" --unix "$T/s.sock"
+        expect 1 "serve of a FIFO" serve "$T/fifo" --unix "$T/s.sock"
         [ "$(alloc_bytes "$T/dst.img")" -eq 0 ] || fail "the destination was written"
         ;;
     bad-uri)
