@@ -24,7 +24,7 @@ disk_records() {
 }
 
 migrate() {
-    xt_step "link a -> b" A -t 120 "ping -c 2 -W 20 10.99.0.2 > /dev/null"
+    xt_step "link a -> b" A -t 120 "busybox ping -c 2 -W 20 10.99.0.2 > /dev/null"
     xt_step "b's libvirtd reachable from a" A -t 120 "virsh -c xen+tcp://xenmig-b/system hostname"
     xt_step "define + start PVH guest on a" A -t 500 "truncate -s 32M $XT_IMAGES/$N.img
         cat > /root/$N.xml <<'XML'
