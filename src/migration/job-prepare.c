@@ -390,6 +390,13 @@ worker_main(gpointer data)
                 xm_nbd_server_stop(job->disks[i].server);
         }
     }
+    /* Said before worker_done, so that a Finish, which waits for it, has
+     * the last word. Without a Finish (link cut, source daemon gone) the
+     * state is all the driver can see to remove the half-made domain. */
+    if (!ok)
+        xm_migration_set_state(job, g_error_matches(err, XM_ERROR, XM_ERR_OPERATION_ABORTED)
+                                    ? XM_MIGRATION_STATE_CANCELLED
+                                    : XM_MIGRATION_STATE_FAILED);
     g_mutex_lock(&job->lock);
     if (!ok)
         job->worker_error = g_steal_pointer(&err);

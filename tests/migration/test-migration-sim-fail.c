@@ -625,6 +625,94 @@ test_dest_timeout(Fixture *f, gconstpointer data)
     g_assert_cmpuint(count_domains(f, 1), ==, 0);
 }
 
+/* Polls the job's state for up to @timeout_s; returns the last one seen. */
+static XmMigrationState
+wait_state(XmMigration *job, XmMigrationState want, guint timeout_s)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_s * G_USEC_PER_SEC;
+    XmMigrationState st;
+
+    while ((st = xm_migration_get_state(job)) != want &&
+           g_get_monotonic_time() < deadline)
+        g_usleep(50000);
+    return st;
+}
+
+typedef enum {
+    PEER_NONE,       /* nobody connects */
+    PEER_SILENT,     /* connects, then says nothing (a cut link) */
+    PEER_CLOSE,      /* connects, then closes (the source is gone) */
+    PEER_ABORT,      /* connects and sends an ABORT record */
+} PeerKind;
+
+/*
+ * The destination's receive fails on its own and no Finish comes (the
+ * link is cut, the source daemon is gone): the job's state alone must say
+ * so, because it is all a caller that got no Finish can watch. The images
+ * it created stay until the caller frees the job, which removes them.
+ */
+static void
+test_dest_fails_alone(Fixture *f, gconstpointer data)
+{
+    PeerKind kind = GPOINTER_TO_INT(data);
+    g_autoptr(XmDomainDef) def = make_def("abandoned", f->src_img, 0, 0);
+    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
+    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_autoptr(XmCookie) cookie = NULL;
+    g_autoptr(XmChannel) ch = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c1 = NULL, *c2 = NULL;
+    guint8 secret[XM_COOKIE_SECRET_BYTES];
+    XmMigrationState want = kind == PEER_ABORT ? XM_MIGRATION_STATE_CANCELLED
+                                               : XM_MIGRATION_STATE_FAILED;
+    XmMigrationParams ps, pd;
+    int domid;
+
+    make_image(f->src_img, 8 * MiB);
+    domid = start_guest(f, def);
+    base_params(&ps, TRUE);
+    base_params(&pd, FALSE);
+    pd.connect_timeout_s = 1;       /* idle timeout: the 3 s minimum */
+    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+    g_assert_no_error(err);
+    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(xm_migration_get_state(dst), ==, XM_MIGRATION_STATE_PREPARED);
+    g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+
+    if (kind != PEER_NONE) {
+        cookie = xm_cookie_parse(c2, strlen(c2), &err);
+        g_assert_no_error(err);
+        g_assert_true(xm_channel_secret_from_hex(cookie->secret, secret));
+        ch = xm_channel_connect(cookie->mem_host, cookie->mem_port, secret, NULL,
+                                5000, NULL, &err);
+        g_assert_no_error(err);
+        g_assert_true(xm_channel_send(ch, XM_CHANNEL_PING, NULL, 0, &err));
+        g_assert_no_error(err);
+        if (kind == PEER_ABORT) {
+            g_assert_true(xm_channel_send(ch, XM_CHANNEL_ABORT, "test gives up", 13, &err));
+            g_assert_no_error(err);
+        } else if (kind == PEER_CLOSE) {
+            g_clear_pointer(&ch, xm_channel_free);
+        }
+        /* PEER_SILENT keeps the connection open and quiet */
+    }
+    /* not before the failure: one second is a third of the idle timeout */
+    if (kind == PEER_SILENT) {
+        g_usleep(G_USEC_PER_SEC);
+        g_assert_cmpint(xm_migration_get_state(dst), ==, XM_MIGRATION_STATE_PREPARED);
+    }
+    g_assert_cmpint(wait_state(dst, want, 15), ==, want);
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+
+    /* what the driver's reaper does: freeing the job removes its images */
+    g_clear_pointer(&dst, xm_migration_free);
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    g_assert_true(g_file_test(f->src_img, G_FILE_TEST_EXISTS));
+    g_assert_true(xm_migration_confirm(src, NULL, TRUE, NULL));
+    g_assert_cmpuint(count_domains(f, 0), ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -637,6 +725,14 @@ main(int argc, char **argv)
     ADD("/migration/sim/cancel-during-memory", NULL, test_cancel_memory);
     ADD("/migration/sim/destination-timeout", NULL, test_dest_timeout);
     ADD("/migration/sim/destination-dies-during-memory", NULL, test_dest_dies_memory);
+    ADD("/migration/sim/destination-fails-alone/nobody", GINT_TO_POINTER(PEER_NONE),
+        test_dest_fails_alone);
+    ADD("/migration/sim/destination-fails-alone/silent", GINT_TO_POINTER(PEER_SILENT),
+        test_dest_fails_alone);
+    ADD("/migration/sim/destination-fails-alone/closed", GINT_TO_POINTER(PEER_CLOSE),
+        test_dest_fails_alone);
+    ADD("/migration/sim/destination-fails-alone/abort", GINT_TO_POINTER(PEER_ABORT),
+        test_dest_fails_alone);
     ADD("/migration/sim/inc-cancel-then-retry", NULL, test_inc_retry);
     ADD("/migration/sim/no-space", NULL, test_no_space);
     ADD("/migration/sim/no-memory", NULL, test_no_memory);
