@@ -33,44 +33,11 @@ static GPrivate serving_conn;
 static gboolean
 open_image(XmNbdServer *s, GError **error)
 {
-    struct stat st;
-    int fd = open(s->image_path,
-                  (s->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    int fd = xm_image_open(s->image_path, s->readonly ? O_RDONLY : O_RDWR,
+                           &s->size, &s->is_blockdev, error);
 
     if (fd < 0)
-        return xm_set_error_errno(error, errno, XM_ERR_OPEN_FAILED,
-                                  _("Cannot open image '%s'"),
-                                  s->image_path);
-    if (fstat(fd, &st) < 0) {
-        int errsv = errno;
-
-        close(fd);
-        return xm_set_error_errno(error, errsv, XM_ERR_SYSTEM_ERROR,
-                                  _("Cannot stat image '%s'"),
-                                  s->image_path);
-    }
-    if (S_ISBLK(st.st_mode)) {
-        guint64 size;
-
-        if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
-            int errsv = errno;
-
-            close(fd);
-            return xm_set_error_errno(error, errsv, XM_ERR_SYSTEM_ERROR,
-                                      _("Cannot get size of device '%s'"),
-                                      s->image_path);
-        }
-        s->size = size;
-        s->is_blockdev = TRUE;
-    } else if (S_ISREG(st.st_mode)) {
-        s->size = st.st_size;
-    } else {
-        close(fd);
-        g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
-                    _("Image '%s' is neither a regular file nor a block "
-                      "device"), s->image_path);
         return FALSE;
-    }
     s->image_fd = fd;
     return TRUE;
 }

@@ -10,3 +10,12 @@
  * Always returns FALSE so it can end a failing function. */
 gboolean xm_set_error_errno(GError **error, int errsv, XmErrorCode code,
                             const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+/*
+ * Opens a disk image (a regular file or a block device) with open(2) @flags
+ * (O_RDONLY or O_RDWR) and returns its fd and size. Anything else (FIFO,
+ * directory, character device) is refused with XM_ERR_INVALID_ARG without
+ * blocking. Returns -1 on error.
+ */
+int xm_image_open(const char *path, int flags, guint64 *size,
+                  gboolean *is_blockdev, GError **error);
