@@ -106,14 +106,22 @@ xm_mirror_job_new(const char *source, const char *dest_uri,
     }
     if (!xm_nbd_uri_check(dest_uri, NULL, error))
         return NULL;
-    /* O_RDONLY: a mirror job never writes to its source */
-    fd = open(source, O_RDONLY | O_CLOEXEC);
+    /* O_RDONLY: a mirror job never writes to its source; O_NONBLOCK so
+     * that opening a FIFO does not wait for a writer before
+     * source_size() refuses it */
+    fd = open(source, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         xm_set_error_errno(error, errno, XM_ERR_OPEN_FAILED,
                            _("cannot open source '%s'"), source);
         return NULL;
     }
     if (!source_size(fd, source, &size, error)) {
+        close(fd);
+        return NULL;
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        xm_set_error_errno(error, errno, XM_ERR_OPEN_FAILED,
+                           _("cannot open source '%s'"), source);
         close(fd);
         return NULL;
     }
