@@ -30,11 +30,20 @@ typedef enum {
 
 typedef XmScanParams ScanPass;
 
-/* A destination read that may outlive the worker if the job fails. */
+/* The destination's copy of a chunk, being fetched: first which of its
+ * blocks read as zeros (when the server says), then the other blocks.
+ * May outlive the worker if the job fails. */
 typedef struct {
     gint refs;
-    guint8 *buf;
-    gboolean done;
+    guint64 off;
+    guint64 len;
+    guint64 bs;
+    guint8 *buf;                /* len bytes; only the blocks not zero */
+    guint8 *zero;               /* per block: reads as zeros */
+    gboolean status_done;
+    int status_err;
+    guint reads;                /* reads in flight */
+    gboolean done;              /* every read finished */
     int err;
 } DestRead;
 
@@ -43,8 +52,32 @@ dest_read_unref(DestRead *d)
 {
     if (g_atomic_int_dec_and_test(&d->refs)) {
         g_free(d->buf);
+        g_free(d->zero);
         g_free(d);
     }
+}
+
+static void
+dest_zero_extent(gpointer data, guint64 offset, guint64 length)
+{
+    DestRead *d = data;
+    guint64 end = MIN(offset + length, d->off + d->len);
+    guint64 k = offset > d->off ? (offset - d->off + d->bs - 1) / d->bs : 0;
+
+    /* blocks entirely inside the extent (the last block of the image may
+     * be short) */
+    for (; d->off + k * d->bs < end && d->off + MIN((k + 1) * d->bs, d->len) <= end; k++)
+        d->zero[k] = 1;
+}
+
+static void
+dest_status_done(gpointer data, int err)
+{
+    DestRead *d = data;
+
+    d->status_err = err;
+    d->status_done = TRUE;
+    dest_read_unref(d);
 }
 
 static void
@@ -52,8 +85,10 @@ dest_read_done(gpointer data, int err)
 {
     DestRead *d = data;
 
-    d->err = err;
-    d->done = TRUE;
+    if (err && !d->err)
+        d->err = err;
+    if (--d->reads == 0)
+        d->done = TRUE;
     dest_read_unref(d);
 }
 
@@ -98,21 +133,66 @@ block_hash(const ScanPass *sp, const guint8 *buf, guint64 len, guint64 bs)
     }
 }
 
-/* Starts reading the destination's copy of a chunk; the caller owns one
- * reference of the result, the request the other. */
+/* Asks the destination which blocks of a chunk read as zeros; the caller
+ * owns one reference of the result, the request the other. */
 static DestRead *
-dest_read_start(XmWorker *w, guint64 off, guint64 len, GError **error)
+dest_status_start(XmWorker *w, guint64 off, guint64 len, GError **error)
 {
     DestRead *dr = g_new0(DestRead, 1);
 
-    dr->refs = 2;
-    dr->buf = g_malloc(len);
-    if (!xm_nbd_conn_submit_read(w->conn, dr->buf, len, off, dest_read_done, dr,
-                                 error)) {
+    dr->refs = 1;
+    dr->off = off;
+    dr->len = len;
+    dr->bs = w->job->granularity;
+    dr->zero = g_new0(guint8, (len + dr->bs - 1) / dr->bs);
+    if (!xm_nbd_conn_can_zero_status(w->conn)) {
+        dr->status_done = TRUE;
+        return dr;
+    }
+    dr->refs++;
+    if (!xm_nbd_conn_submit_zero_status(w->conn, len, off, dest_zero_extent,
+                                        dest_status_done, dr, error)) {
         dest_read_unref(dr);
         return NULL;
     }
     return dr;
+}
+
+/* Once the zero blocks are known, reads the others. */
+static gboolean
+dest_reads_start(XmWorker *w, DestRead *dr, GError **error)
+{
+    guint64 nb = (dr->len + dr->bs - 1) / dr->bs;
+
+    if (!xm_nbd_conn_wait_flag(w->conn, &dr->status_done, error))
+        return FALSE;
+    if (dr->status_err)     /* no answer about zeros: read everything */
+        memset(dr->zero, 0, nb);
+    dr->reads = 1;          /* held until every read is submitted */
+    for (guint64 i = 0; i < nb;) {
+        guint64 j = i, start = i * dr->bs;
+
+        if (dr->zero[i]) {
+            i++;
+            continue;
+        }
+        while (j < nb && !dr->zero[j])
+            j++;
+        if (!dr->buf)
+            dr->buf = g_malloc(dr->len);
+        dr->reads++;
+        g_atomic_int_inc(&dr->refs);
+        if (!xm_nbd_conn_submit_read(w->conn, dr->buf + start,
+                                     MIN(j * dr->bs, dr->len) - start,
+                                     dr->off + start, dest_read_done, dr, error)) {
+            dr->reads--;
+            return FALSE;
+        }
+        i = j;
+    }
+    if (--dr->reads == 0)
+        dr->done = TRUE;
+    return TRUE;
 }
 
 /* What a pass does with each block of a chunk. */
@@ -199,6 +279,10 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len,
         }
         if (sp->kind == SCAN_COMPARE_TABLE) {
             same = job->hashes[first + i] == block_hash(sp, s, blen, bs);
+        } else if (dr->zero[i]) {
+            same = !s || xm_mirror_is_zero(s, blen);
+            if (same)
+                job->hashes[first + i] = block_hash(sp, NULL, blen, bs);
         } else {
             same = s ? memcmp(s, dr->buf + boff, blen) == 0
                      : xm_mirror_is_zero(dr->buf + boff, blen);
@@ -252,45 +336,66 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len,
     return ok;
 }
 
-/* Each worker keeps the destination read of its next chunk in flight
- * while it reads, hashes and compares the current one. */
+/* A chunk claimed by a worker, with its destination read when comparing. */
+typedef struct {
+    gboolean have;
+    guint64 off;
+    guint64 len;
+    DestRead *dr;
+} Claimed;
+
+static gboolean
+claim_next(XmWorker *w, gboolean compare, Claimed *n, GError **error)
+{
+    XmMirrorJob *job = w->job;
+
+    n->dr = NULL;
+    n->have = claim_chunk(job, job->scan.chunk_len, &n->off, &n->len);
+    if (n->have && compare && !(n->dr = dest_status_start(w, n->off, n->len, error)))
+        return FALSE;
+    return TRUE;
+}
+
+/* When comparing with the destination each worker keeps two chunks ahead
+ * in flight: the zero status of the one after next, and the reads of the
+ * next, while it reads, compares and sends the current one. */
 static gboolean
 scan_worker(XmWorker *w, GError **error)
 {
     XmMirrorJob *job = w->job;
     gboolean compare = job->scan.kind == SCAN_COMPARE_DEST;
-    guint64 off = 0, len = 0;
-    DestRead *dr = NULL;
-    gboolean have = claim_chunk(job, job->scan.chunk_len, &off, &len);
+    Claimed q[3] = { { 0 } };
+    gboolean ok = FALSE;
 
-    if (have && compare && !(dr = dest_read_start(w, off, len, error)))
-        return FALSE;
-    while (have && !xm_mirror_cancelled(job)) {
-        guint64 noff = 0, nlen = 0;
-        DestRead *ndr = NULL;
-        gboolean next = claim_chunk(job, job->scan.chunk_len, &noff, &nlen);
-
-        if (next && compare && !(ndr = dest_read_start(w, noff, nlen, error))) {
-            dest_read_unref(dr);
-            return FALSE;
-        }
-        if (!scan_chunk(w, &job->scan, off, len, dr, error)) {
-            if (ndr)
-                dest_read_unref(ndr);
-            return FALSE;
-        }
-        off = noff;
-        len = nlen;
-        dr = ndr;
-        have = next;
+    if (!claim_next(w, compare, &q[0], error) || !claim_next(w, compare, &q[1], error))
+        goto out;
+    if (q[0].dr && !dest_reads_start(w, q[0].dr, error))
+        goto out;
+    while (q[0].have && !xm_mirror_cancelled(job)) {
+        if (!claim_next(w, compare, &q[2], error))
+            goto out;
+        if (q[1].dr && !dest_reads_start(w, q[1].dr, error))
+            goto out;
+        /* scan_chunk() consumes the read */
+        if (!scan_chunk(w, &job->scan, q[0].off, q[0].len, g_steal_pointer(&q[0].dr),
+                        error))
+            goto out;
+        q[0] = q[1];
+        q[1] = q[2];
+        q[2].dr = NULL;
     }
-    if (dr)
-        dest_read_unref(dr);
     if (xm_mirror_cancelled(job)) {
         g_set_error_literal(error, XM_ERROR, XM_ERR_OPERATION_ABORTED, _("cancelled"));
-        return FALSE;
+        goto out;
     }
-    return xm_nbd_conn_wait(w->conn, 0, 0, error);
+    ok = xm_nbd_conn_wait(w->conn, 0, 0, error);
+
+ out:
+    for (guint i = 0; i < G_N_ELEMENTS(q); i++) {
+        if (q[i].dr)
+            dest_read_unref(q[i].dr);
+    }
+    return ok;
 }
 
 gboolean

@@ -18,6 +18,7 @@ struct _XmNbdConn {
     gboolean can_zero;
     gboolean can_flush;
     gboolean can_multi_conn;
+    gboolean can_status;  /* base:allocation was negotiated */
     /* Only the driving thread changes these (libnbd runs callbacks in the
      * thread that polls), except when closing. */
     guint inflight;
@@ -162,6 +163,12 @@ xm_nbd_conn_open(const char *uri, const char *tls_dir, guint timeout_ms,
                       _("cannot use the certificates in '%s'"), tls_dir);
         return NULL;
     }
+    /* lets a re-sync skip reading what the destination reports as zeros;
+     * a server without it just does not negotiate the context */
+    if (nbd_add_meta_context(c->h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1) {
+        set_nbd_error(error, XM_ERR_INTERNAL_ERROR, _("cannot create an NBD handle"));
+        return NULL;
+    }
     if (nbd_aio_connect_uri(c->h, uri) == -1) {
         set_nbd_error(error, XM_ERR_NO_CONNECT, _("cannot connect to %s"), uri);
         return NULL;
@@ -199,6 +206,7 @@ xm_nbd_conn_open(const char *uri, const char *tls_dir, guint timeout_ms,
     c->can_zero = nbd_can_zero(c->h) == 1;
     c->can_flush = nbd_can_flush(c->h) == 1;
     c->can_multi_conn = nbd_can_multi_conn(c->h) == 1;
+    c->can_status = nbd_can_meta_context(c->h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
     c->last_activity = g_get_monotonic_time();
     g_debug("connected to %s: size %" G_GUINT64_FORMAT " zero %d flush %d multi-conn %d",
             uri, c->size, c->can_zero, c->can_flush, c->can_multi_conn);
@@ -228,6 +236,12 @@ gboolean
 xm_nbd_conn_can_multi_conn(XmNbdConn *c)
 {
     return c->can_multi_conn;
+}
+
+gboolean
+xm_nbd_conn_can_zero_status(XmNbdConn *c)
+{
+    return c->can_status;
 }
 
 guint
@@ -368,6 +382,44 @@ xm_nbd_conn_submit_read(XmNbdConn *c, void *buf, guint64 len, guint64 offset,
                                    .free = req_free };
 
     return submitted(c, nbd_aio_pread(c->h, buf, len, offset, cb, 0), r, error);
+}
+
+typedef struct {
+    XmNbdZeroFunc fn;
+    gpointer data;
+} ExtentCb;
+
+static int
+extent_cb(void *user_data, const char *metacontext, uint64_t offset,
+          uint32_t *entries, size_t nr_entries, int *error)
+{
+    ExtentCb *e = user_data;
+
+    if (strcmp(metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION) != 0)
+        return 0;
+    for (size_t i = 0; i + 1 < nr_entries; i += 2) {
+        if (entries[i + 1] & LIBNBD_STATE_ZERO)
+            e->fn(e->data, offset, entries[i]);
+        offset += entries[i];
+    }
+    return 0;
+}
+
+gboolean
+xm_nbd_conn_submit_zero_status(XmNbdConn *c, guint64 len, guint64 offset,
+                               XmNbdZeroFunc zero, XmNbdDoneFunc done,
+                               gpointer data, GError **error)
+{
+    Req *r = req_new(c, 0, offset, "block status", done, data);
+    ExtentCb *e = g_new0(ExtentCb, 1);
+    nbd_completion_callback cb = { .callback = req_complete, .user_data = r,
+                                   .free = req_free };
+    nbd_extent_callback ecb = { .callback = extent_cb, .user_data = e,
+                                .free = g_free };
+
+    e->fn = zero;
+    e->data = data;
+    return submitted(c, nbd_aio_block_status(c->h, len, offset, ecb, cb, 0), r, error);
 }
 
 gboolean

@@ -45,6 +45,19 @@ gboolean xm_nbd_conn_submit_read(XmNbdConn *c, void *buf, guint64 len,
                                  guint64 offset, XmNbdDoneFunc done,
                                  gpointer data, GError **error);
 
+/* Whether the server reports which ranges read as zeros
+ * (base:allocation). */
+gboolean xm_nbd_conn_can_zero_status(XmNbdConn *c);
+/* Called for each extent the server reports as reading as zeros. */
+typedef void (*XmNbdZeroFunc)(gpointer data, guint64 offset, guint64 length);
+/* Asks which parts of [offset, offset+len) read as zeros; the server may
+ * describe only a prefix. @zero runs before @done, both with @data, in
+ * the thread that polls. */
+gboolean xm_nbd_conn_submit_zero_status(XmNbdConn *c, guint64 len,
+                                        guint64 offset, XmNbdZeroFunc zero,
+                                        XmNbdDoneFunc done, gpointer data,
+                                        GError **error);
+
 /* Serves the connection until at most @max_reqs requests and @max_bytes
  * bytes are in flight (0 and 0: all done). Fails on the first request
  * error, on a dead or stalled peer, and on cancel. */
