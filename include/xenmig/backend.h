@@ -148,10 +148,28 @@ typedef struct {
 XmBackend *xm_backend_new(const XmBackendConfig *config,
                           XmDomainEventFunc event_cb, gpointer user_data,
                           GError **error);
+/**
+ * xm_backend_free:
+ * @backend: (nullable): a backend
+ *
+ * Closes @backend. Running domains are left running: a later backend on the
+ * same state directory finds them again with reconnect().
+ */
 void xm_backend_free(XmBackend *backend);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(XmBackend, xm_backend_free)
 
+/**
+ * xm_backend_ops:
+ *
+ * Returns: (transfer none): the ops table of @backend.
+ */
 const XmBackendOps *xm_backend_ops(XmBackend *backend);
+
+/**
+ * xm_backend_config:
+ *
+ * Returns: (transfer none): the configuration @backend was opened with.
+ */
 const XmBackendConfig *xm_backend_config(XmBackend *backend);
 
 #ifdef __cplusplus

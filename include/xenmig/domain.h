@@ -170,6 +170,12 @@ typedef struct {
     guint64 video_vram_kib;
 } XmDomainDef;
 
+/**
+ * xm_domain_def_free:
+ * @def: (nullable): a model from this library
+ *
+ * Frees @def and everything it owns.
+ */
 void xm_domain_def_free(XmDomainDef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(XmDomainDef, xm_domain_def_free)
 
@@ -200,7 +206,12 @@ typedef enum {
  */
 char *xm_domain_def_format_xml(const XmDomainDef *def, int id, unsigned int flags);
 
-/** xm_domain_def_copy: deep copy. */
+/**
+ * xm_domain_def_copy:
+ * @def: the model
+ *
+ * Returns: (transfer full): a deep copy of @def.
+ */
 XmDomainDef *xm_domain_def_copy(const XmDomainDef *def);
 
 /**
@@ -213,11 +224,24 @@ XmDomainDef *xm_domain_def_copy(const XmDomainDef *def);
  */
 void xm_domain_def_assign_macs(XmDomainDef *def);
 
-/** xm_uuid_format: @out must hold 37 bytes. */
+/**
+ * xm_uuid_format:
+ * @uuid: 16 bytes
+ * @out: 37 bytes: receives the NUL-terminated 8-4-4-4-12 form
+ */
 void xm_uuid_format(const uint8_t uuid[16], char out[37]);
-/** xm_uuid_parse: accepts the 8-4-4-4-12 form, and 32 hex digits. */
+/**
+ * xm_uuid_parse:
+ * @str: the 8-4-4-4-12 form, or 32 hex digits
+ * @uuid: (out): 16 bytes, untouched on failure
+ *
+ * Returns: TRUE if @str is a UUID.
+ */
 gboolean xm_uuid_parse(const char *str, uint8_t uuid[16]);
-/** xm_uuid_generate: random version-4 UUID. */
+/**
+ * xm_uuid_generate:
+ * @uuid: (out): receives a random version-4 UUID
+ */
 void xm_uuid_generate(uint8_t uuid[16]);
 
 /*
