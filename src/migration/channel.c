@@ -49,6 +49,10 @@
 #define AUTH_TIMEOUT_MS 10000
 /* Bounds a peer that stalls in the middle of a record. */
 #define STALL_TIMEOUT_S 60
+/* A record not fully sent after this long means the peer stopped reading
+ * (the same bound as the disk copy's): SO_SNDTIMEO alone does not do it,
+ * because GnuTLS retries a timed-out send forever. */
+#define SEND_STALL_TIMEOUT_MS 30000
 
 struct _XmChannelListener {
     int fd;
@@ -62,6 +66,15 @@ struct _XmChannel {
     XmTlsSession *tls;
     GMutex send_lock;
     gint shut;
+
+    /* send watchdog, started by the first send */
+    GMutex wd_lock;
+    GCond wd_cond;
+    GThread *watchdog;
+    gint64 send_since_us;        /* 0: no send in progress */
+    guint send_timeout_ms;
+    gboolean wd_stop;
+    gint stalled;                /* the watchdog cut the channel */
 };
 
 void
@@ -208,7 +221,64 @@ channel_new(int fd)
 
     ch->fd = fd;
     g_mutex_init(&ch->send_lock);
+    g_mutex_init(&ch->wd_lock);
+    g_cond_init(&ch->wd_cond);
+    ch->send_timeout_ms = SEND_STALL_TIMEOUT_MS;
     return ch;
+}
+
+/* Shuts the socket down under a send that made no end for the timeout:
+ * the blocked send() then fails, with or without TLS. */
+static gpointer
+watchdog_thread(gpointer data)
+{
+    XmChannel *ch = data;
+
+    g_mutex_lock(&ch->wd_lock);
+    while (!ch->wd_stop) {
+        gint64 deadline;
+
+        if (!ch->send_since_us) {
+            g_cond_wait(&ch->wd_cond, &ch->wd_lock);
+            continue;
+        }
+        deadline = ch->send_since_us + (gint64) ch->send_timeout_ms * 1000;
+        if (g_get_monotonic_time() >= deadline) {
+            g_debug("memory channel: a send made no end for %u ms; cutting the channel",
+                    ch->send_timeout_ms);
+            g_atomic_int_set(&ch->stalled, 1);
+            xm_channel_shutdown(ch);
+            ch->send_since_us = 0;
+            continue;
+        }
+        g_cond_wait_until(&ch->wd_cond, &ch->wd_lock, deadline);
+    }
+    g_mutex_unlock(&ch->wd_lock);
+    return NULL;
+}
+
+static void
+watch_send(XmChannel *ch, gboolean start)
+{
+    g_mutex_lock(&ch->wd_lock);
+    if (start) {
+        if (!ch->watchdog)
+            ch->watchdog = g_thread_new("xm-mig-chan-wd", watchdog_thread, ch);
+        ch->send_since_us = g_get_monotonic_time();
+        g_cond_signal(&ch->wd_cond);
+    } else {
+        ch->send_since_us = 0;
+    }
+    g_mutex_unlock(&ch->wd_lock);
+}
+
+void
+xm_channel_set_send_timeout(XmChannel *ch, guint timeout_ms)
+{
+    g_mutex_lock(&ch->wd_lock);
+    ch->send_timeout_ms = timeout_ms ? timeout_ms : SEND_STALL_TIMEOUT_MS;
+    g_cond_signal(&ch->wd_cond);
+    g_mutex_unlock(&ch->wd_lock);
 }
 
 void
@@ -216,6 +286,13 @@ xm_channel_free(XmChannel *ch)
 {
     if (!ch)
         return;
+    /* first: it may shut the fd down, which must not be reused yet */
+    g_mutex_lock(&ch->wd_lock);
+    ch->wd_stop = TRUE;
+    g_cond_signal(&ch->wd_cond);
+    g_mutex_unlock(&ch->wd_lock);
+    if (ch->watchdog)
+        g_thread_join(ch->watchdog);
     /* a peer that stopped reading would hold the TLS close_notify (and
      * us) for the whole send timeout */
     if (ch->tls && !xm_channel_writable(ch, 0))
@@ -224,6 +301,8 @@ xm_channel_free(XmChannel *ch)
         xm_tls_session_free(ch->tls);
     if (ch->fd >= 0)
         close(ch->fd);
+    g_mutex_clear(&ch->wd_lock);
+    g_cond_clear(&ch->wd_cond);
     g_mutex_clear(&ch->send_lock);
     g_free(ch);
 }
@@ -495,6 +574,7 @@ gboolean
 xm_channel_send(XmChannel *ch, XmChannelRecord type, const void *buf,
                 guint32 len, GError **error)
 {
+    g_autoptr(GError) err = NULL;
     guint8 hdr[8];
     gboolean ok;
 
@@ -502,13 +582,24 @@ xm_channel_send(XmChannel *ch, XmChannelRecord type, const void *buf,
     hdr[0] = 0; hdr[1] = 0; hdr[2] = 0; hdr[3] = (guint8) type;
     hdr[4] = len >> 24; hdr[5] = len >> 16; hdr[6] = len >> 8; hdr[7] = len;
     g_mutex_lock(&ch->send_lock);
+    watch_send(ch, TRUE);
     if (ch->tls)
         xm_tls_session_cork(ch->tls);
-    ok = raw_write(ch, hdr, sizeof(hdr), error) &&
-         (len == 0 || raw_write(ch, buf, len, error));
+    ok = raw_write(ch, hdr, sizeof(hdr), &err) &&
+         (len == 0 || raw_write(ch, buf, len, &err));
     if (ch->tls)
-        ok = xm_tls_session_uncork(ch->tls, ok ? error : NULL) && ok;
+        ok = xm_tls_session_uncork(ch->tls, ok ? &err : NULL) && ok;
+    watch_send(ch, FALSE);
     g_mutex_unlock(&ch->send_lock);
+    if (!ok && g_atomic_int_get(&ch->stalled)) {
+        /* the broken pipe is our doing: say why */
+        g_clear_error(&err);
+        g_set_error(&err, XM_ERROR, XM_ERR_OPERATION_TIMEOUT,
+                    _("the migration peer stopped reading: a record was not "
+                      "sent within %u s"), (ch->send_timeout_ms + 999) / 1000);
+    }
+    if (!ok)
+        g_propagate_error(error, g_steal_pointer(&err));
     return ok;
 }
 

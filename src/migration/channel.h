@@ -42,9 +42,13 @@ XmChannel *xm_channel_connect(const char *host, guint port,
                               const char *tls_dir, guint timeout_ms,
                               GCancellable *cancellable, GError **error);
 
-/* Sends one record; serialised between threads. */
+/* Sends one record; serialised between threads. A record not sent within
+ * the send timeout (30 s: the peer stopped reading) fails the send with
+ * XM_ERR_OPERATION_TIMEOUT and shuts the channel down. */
 gboolean xm_channel_send(XmChannel *ch, XmChannelRecord type,
                          const void *buf, guint32 len, GError **error);
+/* Changes the send timeout (0: the default). */
+void xm_channel_set_send_timeout(XmChannel *ch, guint timeout_ms);
 /* Receives one record into @buf (XM_CHANNEL_MAX_PAYLOAD bytes). Waits at
  * most @idle_ms for it to start (0: forever). */
 gboolean xm_channel_recv(XmChannel *ch, XmChannelRecord *type, guint8 *buf,

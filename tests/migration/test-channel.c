@@ -2,7 +2,8 @@
 /*
  * The memory channel on loopback: the right secret gets in, a wrong one is
  * refused and counted, TLS with certificates from make-certs.sh works, a
- * peer from another CA is refused, and nobody connecting times out.
+ * peer from another CA is refused, nobody connecting times out, and a peer
+ * that stops reading fails the sender's send after the send timeout.
  */
 #include "config.h"
 
@@ -187,6 +188,70 @@ test_timeout(void)
     xm_channel_listener_free(l);
 }
 
+/* The peer authenticates and then never reads nor closes: sending fails
+ * with a timeout once a record makes no end for the send timeout, instead
+ * of blocking for ever (under TLS the send would retry endlessly). */
+static void
+run_stalled_reader(const char *tls_dir)
+{
+    guint8 secret[XM_COOKIE_SECRET_BYTES];
+    g_autoptr(GError) err = NULL;
+    g_autofree guint8 *buf = g_malloc0(XM_CHANNEL_MAX_PAYLOAD);
+    AcceptJob a = { .timeout_ms = 10000 };
+    g_autoptr(XmChannel) client = NULL;
+    gint64 t0, last = 0;
+    gboolean ok = TRUE;
+    GThread *t;
+    guint port, sent = 0;
+
+    xm_channel_secret_generate(secret);
+    a.l = listen_local(secret, tls_dir, &port);
+    t = g_thread_new("accept", accept_thread, &a);
+    client = xm_channel_connect("127.0.0.1", port, secret, tls_dir, 5000, NULL, &err);
+    g_assert_no_error(err);
+    g_thread_join(t);
+    g_assert_no_error(a.err);
+    xm_channel_set_send_timeout(client, 1000);
+
+    t0 = g_get_monotonic_time();
+    /* the socket buffers take some MiB; then a send blocks */
+    while (ok && sent < 512) {
+        last = g_get_monotonic_time();
+        ok = xm_channel_send(client, XM_CHANNEL_DATA, buf, XM_CHANNEL_MAX_PAYLOAD, &err);
+        sent++;
+    }
+    g_assert_false(ok);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_TIMEOUT);
+    g_test_message("failed after %u records, %" G_GINT64_FORMAT " ms", sent,
+                   (g_get_monotonic_time() - t0) / 1000);
+    /* the failing send itself took about the timeout, not more */
+    g_assert_cmpint(g_get_monotonic_time() - last, >=, 900000);
+    g_assert_cmpint(g_get_monotonic_time() - last, <, 5000000);
+    /* fast sends never trip it: the peer was fine for the first records */
+    g_assert_cmpuint(sent, >, 1);
+    g_clear_error(&err);
+    g_assert_false(xm_channel_send(client, XM_CHANNEL_PING, NULL, 0, &err));
+    g_assert_nonnull(err);
+    xm_channel_free(a.ch);
+    xm_channel_listener_free(a.l);
+}
+
+static void
+test_stalled_reader(void)
+{
+    run_stalled_reader(NULL);
+}
+
+static void
+test_tls_stalled_reader(void)
+{
+    if (!pki) {
+        g_test_skip("certtool is not installed");
+        return;
+    }
+    run_stalled_reader(pki);
+}
+
 static void
 test_secret_hex(void)
 {
@@ -235,6 +300,8 @@ main(int argc, char **argv)
     g_test_add_func("/migration/channel/tls-wrong-ca", test_tls_wrong_ca);
     g_test_add_func("/migration/channel/tls-plain-client", test_tls_plain_client);
     g_test_add_func("/migration/channel/timeout", test_timeout);
+    g_test_add_func("/migration/channel/stalled-reader", test_stalled_reader);
+    g_test_add_func("/migration/channel/tls-stalled-reader", test_tls_stalled_reader);
     g_test_add_func("/migration/channel/secret-hex", test_secret_hex);
     rc = g_test_run();
     {
