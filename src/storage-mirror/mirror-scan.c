@@ -198,12 +198,15 @@ dest_reads_start(XmWorker *w, DestRead *dr, GError **error)
 /* What a pass does with each block of a chunk. */
 enum { BLOCK_KEEP, BLOCK_DATA, BLOCK_ZERO };
 
-/* Reads [i, j) blocks of the chunk into its buffer unless the buffer
- * already holds the chunk, and records the hashes of what will be sent. */
+/* Sends blocks [i, j) of the chunk from its buffer, reading them into it
+ * first unless it already holds the chunk, and records the hashes of
+ * what was sent. Hashing after the requests are on the socket lets the
+ * destination work on them meanwhile. */
 static gboolean
-load_run(XmMirrorJob *job, XmChunk *c, gboolean loaded, guint64 i, guint64 j,
+send_run(XmWorker *w, XmChunk *c, gboolean loaded, guint64 i, guint64 j,
          GError **error)
 {
+    XmMirrorJob *job = w->job;
     guint64 bs = job->granularity, first = c->offset / bs;
     guint64 start = i * bs, end = MIN(j * bs, c->length);
 
@@ -214,6 +217,8 @@ load_run(XmMirrorJob *job, XmChunk *c, gboolean loaded, guint64 i, guint64 j,
                                    c->offset + start, error))
             return FALSE;
     }
+    if (!xm_mirror_send(w, c, c->buf + start, c->offset + start, end - start, error))
+        return FALSE;
     for (guint64 k = i; k < j; k++) {
         guint64 boff = k * bs;
 
@@ -316,9 +321,7 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len,
             if (!xm_mirror_send(w, c, NULL, off + start, MIN(j * bs, len) - start, error))
                 goto out;
         } else {
-            if (!load_run(job, c, view == NULL, i, j, error) ||
-                !xm_mirror_send(w, c, c->buf + start, off + start,
-                                MIN(j * bs, len) - start, error))
+            if (!send_run(w, c, view == NULL, i, j, error))
                 goto out;
         }
         i = j;
