@@ -91,7 +91,7 @@ typedef enum {
  *   destination
  * @timeout_s: a destination that does not answer for this long is an
  *   error (0: 30 s)
- * @max_request: largest request in bytes (0: 1 MiB)
+ * @max_request: largest request in bytes (0: 256 KiB)
  * @max_in_flight: requests in flight over all connections (0: 64)
  *
  * Options of a job; copied by xm_mirror_job_new().
