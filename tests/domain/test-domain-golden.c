@@ -18,6 +18,7 @@
 
 #include <xenmig/domain.h>
 #include "domain/domain-private.h"
+#include "xml-cases.h"
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(libxl_domain_config, libxl_domain_config_dispose)
 
@@ -110,38 +111,15 @@ test_case(gconstpointer data)
     g_assert_cmpstr(out2, ==, out);
 }
 
-static int
-compare_names(gconstpointer a, gconstpointer b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int
 main(int argc, char **argv)
 {
-    g_autoptr(GDir) dir = NULL;
-    g_autofree char *xmldir = NULL;
-    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    const char *entry;
+    g_autoptr(GPtrArray) names = NULL;
 
     g_test_init(&argc, &argv, NULL);
     srcdir = argc > 1 ? argv[1] : g_getenv("XENMIG_DOMAIN_TESTDIR");
     g_assert_nonnull(srcdir);
 
-    xmldir = g_build_filename(srcdir, "xml", NULL);
-    dir = g_dir_open(xmldir, 0, NULL);
-    g_assert_nonnull(dir);
-    while ((entry = g_dir_read_name(dir))) {
-        if (g_str_has_suffix(entry, ".xml"))
-            g_ptr_array_add(names, g_strndup(entry, strlen(entry) - 4));
-    }
-    g_assert_cmpuint(names->len, >, 0);
-    g_ptr_array_sort(names, compare_names);
-    for (guint i = 0; i < names->len; i++) {
-        g_autofree char *path = g_strdup_printf("/domain/golden/%s",
-                                                (char *)names->pdata[i]);
-
-        g_test_add_data_func(path, names->pdata[i], test_case);
-    }
+    names = xm_test_add_xml_cases(srcdir, "xml", "/domain/golden", test_case);
     return g_test_run();
 }
