@@ -447,6 +447,38 @@ finish_saved(XmDomObj *dom)
     xm_dom_cleanup_stopped(dom);
 }
 
+static gboolean
+save_flags_ok(unsigned int flags)
+{
+    if ((flags & VIR_DOMAIN_SAVE_RUNNING) && (flags & VIR_DOMAIN_SAVE_PAUSED)) {
+        XM_REPORT(VIR_ERR_INVALID_ARG, "%s",
+                  _("running and paused flags are mutually exclusive"));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The domain @vdom names, if it is a running guest (not Domain-0); the
+ * caller releases it. */
+static XmDomObj *
+lookup_saveable(virDomainPtr vdom)
+{
+    XmDomObj *dom;
+
+    if (!(dom = xm_dom_from_virdom(vdom)))
+        return NULL;
+    if (!xm_dom_check_not_dom0(dom))
+        goto fail;
+    if (!xm_dom_is_active(dom)) {
+        XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s", _("domain is not running"));
+        goto fail;
+    }
+    return dom;
+ fail:
+    xm_dom_release(dom);
+    return NULL;
+}
+
 int
 xmDomainSaveFlags(virDomainPtr vdom, const char *to, const char *dxml,
                   unsigned int flags)
@@ -456,19 +488,10 @@ xmDomainSaveFlags(virDomainPtr vdom, const char *to, const char *dxml,
     int ret = -1;
 
     XM_CHECK_FLAGS(VIR_DOMAIN_SAVE_RUNNING | VIR_DOMAIN_SAVE_PAUSED, -1);
-    if ((flags & VIR_DOMAIN_SAVE_RUNNING) && (flags & VIR_DOMAIN_SAVE_PAUSED)) {
-        XM_REPORT(VIR_ERR_INVALID_ARG, "%s",
-                  _("running and paused flags are mutually exclusive"));
+    if (!save_flags_ok(flags))
         return -1;
-    }
-    if (!(dom = xm_dom_from_virdom(vdom)))
+    if (!(dom = lookup_saveable(vdom)))
         return -1;
-    if (!xm_dom_check_not_dom0(dom))
-        goto out;
-    if (!xm_dom_is_active(dom)) {
-        XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s", _("domain is not running"));
-        goto out;
-    }
     if (!save_domain(dom, to, dxml, flags, &err)) {
         XM_REPORT_GERROR(err);
         goto out;
@@ -495,19 +518,10 @@ xmDomainManagedSave(virDomainPtr vdom, unsigned int flags)
     int ret = -1;
 
     XM_CHECK_FLAGS(VIR_DOMAIN_SAVE_RUNNING | VIR_DOMAIN_SAVE_PAUSED, -1);
-    if ((flags & VIR_DOMAIN_SAVE_RUNNING) && (flags & VIR_DOMAIN_SAVE_PAUSED)) {
-        XM_REPORT(VIR_ERR_INVALID_ARG, "%s",
-                  _("running and paused flags are mutually exclusive"));
+    if (!save_flags_ok(flags))
         return -1;
-    }
-    if (!(dom = xm_dom_from_virdom(vdom)))
+    if (!(dom = lookup_saveable(vdom)))
         return -1;
-    if (!xm_dom_check_not_dom0(dom))
-        goto out;
-    if (!xm_dom_is_active(dom)) {
-        XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s", _("domain is not running"));
-        goto out;
-    }
     if (!dom->persistent) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
                   _("cannot do managed save for transient domain"));
@@ -665,11 +679,8 @@ xmDomainRestoreFlags(virConnectPtr conn, const char *from, const char *dxml,
     int fd, ret = -1;
 
     XM_CHECK_FLAGS(VIR_DOMAIN_SAVE_RUNNING | VIR_DOMAIN_SAVE_PAUSED, -1);
-    if ((flags & VIR_DOMAIN_SAVE_RUNNING) && (flags & VIR_DOMAIN_SAVE_PAUSED)) {
-        XM_REPORT(VIR_ERR_INVALID_ARG, "%s",
-                  _("running and paused flags are mutually exclusive"));
+    if (!save_flags_ok(flags))
         return -1;
-    }
     fd = image_open(from, TRUE, &h, &xml, &err);
     if (fd < 0) {
         XM_REPORT_GERROR(err);
