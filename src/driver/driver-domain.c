@@ -449,6 +449,18 @@ affect_resolve(XmDomObj *dom, unsigned int *flags, XmDomainDef **pdef)
     return TRUE;
 }
 
+/* A getter reads one definition: it may not be asked for both. */
+static gboolean
+affect_single(unsigned int flags)
+{
+    if ((flags & VIR_DOMAIN_AFFECT_LIVE) && (flags & VIR_DOMAIN_AFFECT_CONFIG)) {
+        XM_REPORT(VIR_ERR_INVALID_ARG, "%s",
+                  _("flags 'affect live' and 'affect config' are mutually exclusive"));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 int
 xmDomainSetMemoryFlags(virDomainPtr vdom, unsigned long memory, unsigned int flags)
 {
@@ -524,11 +536,8 @@ xmDomainGetVcpusFlags(virDomainPtr vdom, unsigned int flags)
 
     XM_CHECK_FLAGS(VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG |
                    VIR_DOMAIN_VCPU_MAXIMUM, -1);
-    if ((flags & VIR_DOMAIN_AFFECT_LIVE) && (flags & VIR_DOMAIN_AFFECT_CONFIG)) {
-        XM_REPORT(VIR_ERR_INVALID_ARG, "%s",
-                  _("flags 'affect live' and 'affect config' are mutually exclusive"));
+    if (!affect_single(flags))
         return -1;
-    }
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
     if (affect_resolve(dom, &flags, &pdef)) {
@@ -654,6 +663,16 @@ metadata_type_ok(int type)
     return TRUE;
 }
 
+/* An empty or NULL @metadata removes the field. */
+static void
+metadata_store(XmDomainDef *def, int type, const char *metadata)
+{
+    char **field = metadata_field(def, type);
+
+    g_free(*field);
+    *field = metadata && *metadata ? g_strdup(metadata) : NULL;
+}
+
 char *
 xmDomainGetMetadata(virDomainPtr vdom, int type, const char *uri, unsigned int flags)
 {
@@ -662,11 +681,8 @@ xmDomainGetMetadata(virDomainPtr vdom, int type, const char *uri, unsigned int f
     char *ret = NULL;
 
     XM_CHECK_FLAGS(VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG, NULL);
-    if ((flags & VIR_DOMAIN_AFFECT_LIVE) && (flags & VIR_DOMAIN_AFFECT_CONFIG)) {
-        XM_REPORT(VIR_ERR_INVALID_ARG, "%s",
-                  _("flags 'affect live' and 'affect config' are mutually exclusive"));
+    if (!affect_single(flags))
         return NULL;
-    }
     if (!metadata_type_ok(type))
         return NULL;
     if (!(dom = xm_dom_from_virdom(vdom)))
@@ -704,15 +720,11 @@ xmDomainSetMetadata(virDomainPtr vdom, int type, const char *metadata,
     if (!affect_resolve(dom, &flags, &pdef))
         goto out;
     if (flags & VIR_DOMAIN_AFFECT_LIVE) {
-        char **field = metadata_field(dom->def, type);
-        g_free(*field);
-        *field = metadata && *metadata ? g_strdup(metadata) : NULL;
+        metadata_store(dom->def, type, metadata);
         xm_dom_save_status(dom, NULL);
     }
     if (pdef) {
-        char **field = metadata_field(pdef, type);
-        g_free(*field);
-        *field = metadata && *metadata ? g_strdup(metadata) : NULL;
+        metadata_store(pdef, type, metadata);
         if (!xm_dom_save_config(dom, pdef, &err)) {
             XM_REPORT_GERROR(err);
             goto out;
