@@ -254,12 +254,15 @@ xmDomainReboot(virDomainPtr vdom, unsigned int flags)
     return ret;
 }
 
-int
-xmDomainSuspend(virDomainPtr vdom)
+/* Suspend and resume differ only in the target state, the backend call and
+ * the event they raise; a domain already in the target state is left alone. */
+static int
+set_paused(virDomainPtr vdom, gboolean pause)
 {
     g_autoptr(GError) err = NULL;
     XmDomObj *dom;
     int ret = -1;
+    gboolean ok;
 
     if (!(dom = xm_dom_from_virdom(vdom)))
         return -1;
@@ -267,16 +270,29 @@ xmDomainSuspend(virDomainPtr vdom)
         goto out;
     if (!check_active(dom))
         goto out;
-    if (dom->state != XM_DOMSTATE_PAUSED) {
-        if (!xm_ops()->pause(xm_driver->backend, g_atomic_int_get(&dom->domid), &err)) {
+    if ((dom->state == XM_DOMSTATE_PAUSED) != pause) {
+        int domid = g_atomic_int_get(&dom->domid);
+
+        ok = pause ? xm_ops()->pause(xm_driver->backend, domid, &err)
+                   : xm_ops()->unpause(xm_driver->backend, domid, &err);
+        if (!ok) {
             XM_REPORT_GERROR(err);
             goto out;
         }
-        dom->state = XM_DOMSTATE_PAUSED;
-        dom->reason = VIR_DOMAIN_PAUSED_USER;
+        if (pause) {
+            dom->state = XM_DOMSTATE_PAUSED;
+            dom->reason = VIR_DOMAIN_PAUSED_USER;
+        } else {
+            dom->state = XM_DOMSTATE_RUNNING;
+            dom->reason = VIR_DOMAIN_RUNNING_UNPAUSED;
+        }
         xm_dom_save_status(dom, NULL);
-        xm_event_lifecycle(dom, VIR_DOMAIN_EVENT_SUSPENDED,
-                           VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
+        if (pause)
+            xm_event_lifecycle(dom, VIR_DOMAIN_EVENT_SUSPENDED,
+                               VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
+        else
+            xm_event_lifecycle(dom, VIR_DOMAIN_EVENT_RESUMED,
+                               VIR_DOMAIN_EVENT_RESUMED_UNPAUSED);
     }
     ret = 0;
  out:
@@ -285,31 +301,13 @@ xmDomainSuspend(virDomainPtr vdom)
 }
 
 int
+xmDomainSuspend(virDomainPtr vdom)
+{
+    return set_paused(vdom, TRUE);
+}
+
+int
 xmDomainResume(virDomainPtr vdom)
 {
-    g_autoptr(GError) err = NULL;
-    XmDomObj *dom;
-    int ret = -1;
-
-    if (!(dom = xm_dom_from_virdom(vdom)))
-        return -1;
-    if (!xm_dom_check_not_dom0(dom))
-        goto out;
-    if (!check_active(dom))
-        goto out;
-    if (dom->state == XM_DOMSTATE_PAUSED) {
-        if (!xm_ops()->unpause(xm_driver->backend, g_atomic_int_get(&dom->domid), &err)) {
-            XM_REPORT_GERROR(err);
-            goto out;
-        }
-        dom->state = XM_DOMSTATE_RUNNING;
-        dom->reason = VIR_DOMAIN_RUNNING_UNPAUSED;
-        xm_dom_save_status(dom, NULL);
-        xm_event_lifecycle(dom, VIR_DOMAIN_EVENT_RESUMED,
-                           VIR_DOMAIN_EVENT_RESUMED_UNPAUSED);
-    }
-    ret = 0;
- out:
-    xm_dom_release(dom);
-    return ret;
+    return set_paused(vdom, FALSE);
 }
