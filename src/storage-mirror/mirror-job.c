@@ -42,31 +42,6 @@ xm_mirror_phase_to_string(XmMirrorPhase phase)
     return "unknown";
 }
 
-static gboolean
-source_size(int fd, const char *path, guint64 *size, GError **error)
-{
-    struct stat st;
-
-    if (fstat(fd, &st) < 0)
-        return xm_set_error_errno(error, errno, XM_ERR_OPEN_FAILED,
-                                  _("cannot stat '%s'"), path);
-    if (S_ISBLK(st.st_mode)) {
-        guint64 n;
-
-        if (ioctl(fd, BLKGETSIZE64, &n) < 0)
-            return xm_set_error_errno(error, errno, XM_ERR_OPEN_FAILED,
-                                      _("cannot get the size of '%s'"), path);
-        *size = n;
-    } else if (S_ISREG(st.st_mode)) {
-        *size = (guint64)st.st_size;
-    } else {
-        g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
-                    _("'%s' is neither a regular file nor a block device"), path);
-        return FALSE;
-    }
-    return TRUE;
-}
-
 XmMirrorJob *
 xm_mirror_job_new(const char *source, const char *dest_uri,
                   const XmMirrorOptions *options, GError **error)
@@ -106,25 +81,10 @@ xm_mirror_job_new(const char *source, const char *dest_uri,
     }
     if (!xm_nbd_uri_check(dest_uri, NULL, error))
         return NULL;
-    /* O_RDONLY: a mirror job never writes to its source; O_NONBLOCK so
-     * that opening a FIFO does not wait for a writer before
-     * source_size() refuses it */
-    fd = open(source, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        xm_set_error_errno(error, errno, XM_ERR_OPEN_FAILED,
-                           _("cannot open source '%s'"), source);
+    /* O_RDONLY: a mirror job never writes to its source */
+    fd = xm_image_open(source, O_RDONLY, &size, NULL, error);
+    if (fd < 0)
         return NULL;
-    }
-    if (!source_size(fd, source, &size, error)) {
-        close(fd);
-        return NULL;
-    }
-    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
-        xm_set_error_errno(error, errno, XM_ERR_OPEN_FAILED,
-                           _("cannot open source '%s'"), source);
-        close(fd);
-        return NULL;
-    }
 
     job = g_new0(XmMirrorJob, 1);
     job->opts = *o;
