@@ -18,6 +18,22 @@ check_active(XmDomObj *dom)
     return TRUE;
 }
 
+/* The domain @vdom names, if it is a running guest (not Domain-0); the
+ * caller releases it. */
+static XmDomObj *
+lookup_active(virDomainPtr vdom)
+{
+    XmDomObj *dom;
+
+    if (!(dom = xm_dom_from_virdom(vdom)))
+        return NULL;
+    if (!xm_dom_check_not_dom0(dom) || !check_active(dom)) {
+        xm_dom_release(dom);
+        return NULL;
+    }
+    return dom;
+}
+
 gboolean
 xm_dom_start(XmDomObj *dom, gboolean paused, int *ev_detail, GError **error)
 {
@@ -168,12 +184,8 @@ xmDomainDestroyFlags(virDomainPtr vdom, unsigned int flags)
     int ret = -1;
 
     XM_CHECK_FLAGS(0, -1);
-    if (!(dom = xm_dom_from_virdom(vdom)))
+    if (!(dom = lookup_active(vdom)))
         return -1;
-    if (!xm_dom_check_not_dom0(dom))
-        goto out;
-    if (!check_active(dom))
-        goto out;
     if (!xm_ops()->destroy(xm_driver->backend, g_atomic_int_get(&dom->domid), &err) &&
         !g_error_matches(err, XM_ERROR, XM_ERR_NO_DOMAIN)) {
         XM_REPORT_GERROR(err);
@@ -204,12 +216,8 @@ xmDomainShutdownFlags(virDomainPtr vdom, unsigned int flags)
 
     XM_CHECK_FLAGS(VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN |
                    VIR_DOMAIN_SHUTDOWN_PARAVIRT, -1);
-    if (!(dom = xm_dom_from_virdom(vdom)))
+    if (!(dom = lookup_active(vdom)))
         return -1;
-    if (!xm_dom_check_not_dom0(dom))
-        goto out;
-    if (!check_active(dom))
-        goto out;
     /* The guest powers off on its own time; the backend reports it and
      * the event thread finishes the job (on_poweroff). */
     if (!xm_ops()->shutdown(xm_driver->backend, g_atomic_int_get(&dom->domid), &err)) {
@@ -237,12 +245,8 @@ xmDomainReboot(virDomainPtr vdom, unsigned int flags)
     int ret = -1;
 
     XM_CHECK_FLAGS(VIR_DOMAIN_REBOOT_PARAVIRT, -1);
-    if (!(dom = xm_dom_from_virdom(vdom)))
+    if (!(dom = lookup_active(vdom)))
         return -1;
-    if (!xm_dom_check_not_dom0(dom))
-        goto out;
-    if (!check_active(dom))
-        goto out;
     if (!xm_ops()->reboot(xm_driver->backend, g_atomic_int_get(&dom->domid), &err)) {
         XM_REPORT_GERROR(err);
         goto out;
@@ -264,12 +268,8 @@ set_paused(virDomainPtr vdom, gboolean pause)
     int ret = -1;
     gboolean ok;
 
-    if (!(dom = xm_dom_from_virdom(vdom)))
+    if (!(dom = lookup_active(vdom)))
         return -1;
-    if (!xm_dom_check_not_dom0(dom))
-        goto out;
-    if (!check_active(dom))
-        goto out;
     if ((dom->state == XM_DOMSTATE_PAUSED) != pause) {
         int domid = g_atomic_int_get(&dom->domid);
 
