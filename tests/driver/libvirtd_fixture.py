@@ -245,11 +245,36 @@ class Libvirtd:
         fields = dict(kv.split('=', 1) for kv in r.stdout.split() if '=' in kv)
         return r.returncode, fields, r.stdout + r.stderr
 
+    def processes_using_dir(self):
+        pids = []
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open('/proc/%s/cmdline' % entry, 'rb') as f:
+                    cmdline = f.read().decode(errors='replace')
+            except OSError:
+                continue
+            args = cmdline.split('\0')
+            if (args[0].endswith('/xenmig-sim-guest')
+                    and any(self.dir + '/' in a for a in args)):
+                pids.append(int(entry))
+        return pids
+
     # -- lifetime --
     def cleanup(self):
         self.stop()
         # sim guests outlive libvirtd by design: stop ours
         for pid in self.sim_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        # A guest that never wrote its pid file (e.g. one still reading a
+        # restore stream) is found by its config path under our directory;
+        # say so, since that is a guest the backend lost track of.
+        for pid in self.processes_using_dir():
+            print('killing stray process %d still using %s' % (pid, self.dir))
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
