@@ -11,11 +11,7 @@ mode=${1:-default}
 how=${2:-domjobabort}
 . "$(dirname "$0")/mig-lib.sh"
 mig_up
-lab guest g1 --host 1 --disk-size 64M --write-rate 1 --heartbeat-ms 50 > "$LAB_DIR/g1.xml"
-# data beyond the heartbeat area, so the copy takes a while
-dd if=/dev/urandom of="$(img 1 g1-xvda.img)" bs=1M seek=32 count=16 conv=notrunc status=none
-virsh -q -c "$U1" define "$LAB_DIR/g1.xml" > /dev/null || fail "define g1"
-virsh -q -c "$U1" start g1 > /dev/null || fail "start g1"
+mig_slow_guest
 
 p2p=()
 [ "$mode" = p2p ] && p2p=(--p2p)

@@ -5,21 +5,9 @@
 # image it created by itself.
 . "$(dirname "$0")/mig-lib.sh"
 mig_up
-lab guest g1 --host 1 --disk-size 64M --write-rate 1 --heartbeat-ms 50 > "$LAB_DIR/g1.xml"
-dd if=/dev/urandom of="$(img 1 g1-xvda.img)" bs=1M seek=32 count=16 conv=notrunc status=none
-virsh -q -c "$U1" define "$LAB_DIR/g1.xml" > /dev/null || fail "define g1"
-virsh -q -c "$U1" start g1 > /dev/null || fail "start g1"
+mig_slow_guest
 
-virsh1 migrate --live --copy-storage-all --bandwidth 1 g1 "$DST_URI" \
-    > "$LAB_DIR/migrate.out" 2>&1 &
-mig_pid=$!
-job=
-for _ in $(seq 100); do
-    job=$(virsh -c "$U1" domjobinfo g1 2>&1 || true)
-    grep -q "^Data processed: *[1-9]" <<< "$job" && break
-    sleep 0.2
-done
-grep -q "^Data processed: *[1-9]" <<< "$job" || fail "no progress: $job"
+mig_start_slow
 [ -e "$(img 2 g1-xvda.img)" ] || fail "host 2 did not create the image"
 
 lab restart 1 --kill > /dev/null || fail "restart host 1"

@@ -23,6 +23,31 @@ mig_guest() {
     virsh -q -c "$U1" start "$name" > /dev/null || fail "start $name"
 }
 
+# mig_slow_guest: defines and starts g1 on host 1 with 16 MiB of random data
+# beyond the heartbeat area, so that a copy at --bandwidth 1 takes a while.
+mig_slow_guest() {
+    lab guest g1 --host 1 --disk-size 64M --write-rate 1 --heartbeat-ms 50 > "$LAB_DIR/g1.xml"
+    dd if=/dev/urandom of="$(img 1 g1-xvda.img)" bs=1M seek=32 count=16 conv=notrunc status=none
+    virsh -q -c "$U1" define "$LAB_DIR/g1.xml" > /dev/null || fail "define g1"
+    virsh -q -c "$U1" start g1 > /dev/null || fail "start g1"
+}
+
+# mig_start_slow: starts `virsh migrate --live --copy-storage-all
+# --bandwidth 1 g1` to host 2 in the background (PID in mig_pid, output in
+# $LAB_DIR/migrate.out) and returns once host 1 reports copied data.
+mig_start_slow() {
+    local job= _
+    virsh1 migrate --live --copy-storage-all --bandwidth 1 g1 "$DST_URI" \
+        > "$LAB_DIR/migrate.out" 2>&1 &
+    mig_pid=$!
+    for _ in $(seq 100); do
+        job=$(virsh -c "$U1" domjobinfo g1 2>&1 || true)
+        grep -q "^Data processed: *[1-9]" <<< "$job" && return 0
+        sleep 0.2
+    done
+    fail "no progress on host 1: $job / $(cat "$LAB_DIR/migrate.out")"
+}
+
 # Host i's view of an image: its private storage seen from the machine.
 img() { echo "$LAB_DIR/host$1/storage/$2"; }
 
