@@ -126,6 +126,16 @@ typedef struct {
      * restart). Fills @domids with those found. */
     gboolean (*reconnect)(XmBackend *backend, int **domids, size_t *n,
                           GError **error);
+
+    /*
+     * Control socket of the domain's datapath daemon (xenmig-datapath), which
+     * serves its writable disks so that every guest write passes through it
+     * and a migration can track them. NULL without an error when the
+     * domain's disks are not served through one (then migrations use scan
+     * mode); NULL with XM_ERR_NO_DOMAIN for an unknown domid. Free with
+     * g_free().
+     */
+    char *(*disk_datapath)(XmBackend *backend, int domid, GError **error);
 } XmBackendOps;
 
 /* Settings that select and configure a backend (from libxl.conf). */
@@ -135,6 +145,9 @@ typedef struct {
     char *sim_host_name;    /* sim: host name written into heartbeats; NULL = gethostname */
     guint64 sim_host_memory_mib; /* sim: reported host memory */
     guint sim_host_cpus;    /* sim: reported host CPUs */
+    char *sim_disk_datapath; /* sim: "nbd" (NULL: the default) serves each
+                              * guest's writable disks through a datapath
+                              * daemon; "direct": the guest writes its images */
 } XmBackendConfig;
 
 /**

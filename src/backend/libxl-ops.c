@@ -366,6 +366,14 @@ lx_reconnect(XmBackend *backend, int **domids, size_t *n, GError **error)
     return TRUE;
 }
 
+/* Xen guests' disks are not served through a datapath daemon yet (qdisk or
+ * blkback straight on the image): migrations of them use scan mode. */
+static char *
+lx_disk_datapath(XmBackend *backend, int domid, GError **error)
+{
+    return NULL;
+}
+
 const XmBackendOps xm_backend_libxl_ops = {
     .name = "libxl",
     .open = xm_libxl_open,
@@ -387,4 +395,5 @@ const XmBackendOps xm_backend_libxl_ops = {
     .resume = lx_resume,
     .restore_from_fd = lx_restore_from_fd,
     .reconnect = lx_reconnect,
+    .disk_datapath = lx_disk_datapath,
 };

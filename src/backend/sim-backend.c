@@ -25,6 +25,18 @@
 #define SIM_MAX_VCPUS 128
 #define SIM_VERSION 4017000       /* report what Debian 12's Xen reports */
 
+static SimDomain *
+sim_domain_new(int domid)
+{
+    SimDomain *dom = g_new0(SimDomain, 1);
+
+    dom->ref = 1;
+    dom->domid = domid;
+    dom->pidfd = -1;
+    dom->dp_pidfd = -1;
+    return dom;
+}
+
 SimDomain *
 sim_domain_ref(SimDomain *dom)
 {
@@ -39,6 +51,9 @@ sim_domain_unref(SimDomain *dom)
         return;
     if (dom->pidfd >= 0)
         close(dom->pidfd);
+    if (dom->dp_pidfd >= 0)
+        close(dom->dp_pidfd);
+    g_free(dom->dp_control);
     g_free(dom->name);
     g_free(dom->sock_path);
     g_free(dom);
@@ -104,6 +119,13 @@ sim_open(XmBackend *backend, GError **error)
                     _("the sim backend needs a state directory"));
         return FALSE;
     }
+    if (cfg->sim_disk_datapath && g_strcmp0(cfg->sim_disk_datapath, "nbd") != 0 &&
+        g_strcmp0(cfg->sim_disk_datapath, "direct") != 0) {
+        g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
+                    _("unknown sim disk datapath '%s' (expected 'nbd' or 'direct')"),
+                    cfg->sim_disk_datapath);
+        return FALSE;
+    }
     sb = g_new0(SimBackend, 1);
     sb->backend = backend;
     sb->dir = g_build_filename(cfg->state_dir, "sim", NULL);
@@ -119,6 +141,7 @@ sim_open(XmBackend *backend, GError **error)
         sb->host = g_strdup(buf);
     }
     sb->guest_prog = sim_guest_program();
+    sb->use_datapath = g_strcmp0(cfg->sim_disk_datapath, "direct") != 0;
     backend->priv = sb;
 
     if (g_mkdir_with_parents(sb->dir, 0700) < 0) {
@@ -388,10 +411,8 @@ adopt(SimBackend *sb, int domid, pid_t pid, const XmDomainDef *def,
 {
     g_autofree char *pidpath = sim_path(sb, domid, "pid");
     g_autofree char *pidtext = NULL;
-    SimDomain *dom = g_new0(SimDomain, 1);
+    SimDomain *dom = sim_domain_new(domid);
 
-    dom->ref = 1;
-    dom->domid = domid;
     memcpy(dom->uuid, def->uuid, 16);
     dom->name = g_strdup(def->name);
     dom->pid = pid;
@@ -584,6 +605,14 @@ sim_suspend_to_fd(XmBackend *backend, int domid, int fd, unsigned int flags,
     return TRUE;
 }
 
+static char *
+sim_disk_datapath(XmBackend *backend, int domid, GError **error)
+{
+    g_autoptr(SimDomain) dom = lookup(sim_of(backend), domid, error);
+
+    return dom ? g_strdup(dom->dp_control) : NULL;
+}
+
 /* Re-adopts guests listed in the state directory whose process still runs;
  * forgets the files of those that died while nobody watched. */
 static gboolean
@@ -631,9 +660,7 @@ sim_reconnect(XmBackend *backend, int **domids, size_t *n, GError **error)
             continue;
         }
 
-        dom = g_new0(SimDomain, 1);
-        dom->ref = 1;
-        dom->domid = domid;
+        dom = sim_domain_new(domid);
         dom->name = g_key_file_get_string(kf, XM_SIM_CONFIG_GROUP, "name", NULL);
         uuid = g_key_file_get_string(kf, XM_SIM_CONFIG_GROUP, "uuid", NULL);
         if (!dom->name || !uuid || !xm_uuid_parse(uuid, dom->uuid)) {
@@ -691,4 +718,5 @@ const XmBackendOps xm_backend_sim_ops = {
     .resume = sim_resume,
     .restore_from_fd = sim_restore_from_fd,
     .reconnect = sim_reconnect,
+    .disk_datapath = sim_disk_datapath,
 };

@@ -18,6 +18,12 @@ typedef struct {
     guint64 memory_kib;
     guint64 max_memory_kib;
     guint vcpus;
+    /* the datapath daemon serving its writable disks; dp_control NULL: the
+     * guest writes its images itself */
+    char *dp_control;
+    pid_t dp_pid;
+    guint64 dp_starttime;
+    int dp_pidfd;
 } SimDomain;
 
 typedef struct {
@@ -25,6 +31,7 @@ typedef struct {
     char *dir;                   /* state_dir/sim */
     char *host;                  /* written into heartbeats */
     char *guest_prog;
+    gboolean use_datapath;       /* sim_disk_datapath = "nbd" */
     GMutex lock;
     GHashTable *domains;         /* domid -> SimDomain*, running ones */
     int next_domid;

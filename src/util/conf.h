@@ -76,6 +76,7 @@ typedef struct {
     char *sim_host_name;           /* NULL: the machine's host name */
     guint64 sim_host_memory_mib;   /* 8192 */
     guint sim_host_cpus;           /* 4 */
+    char *sim_disk_datapath;       /* "nbd" (default) or "direct" */
     /* Issue 4 (migration) reads these; parsed and validated already. */
     guint migration_port_min;      /* 49152 */
     guint migration_port_max;      /* 49215 */
