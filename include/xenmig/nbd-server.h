@@ -9,6 +9,7 @@
 #pragma once
 
 #include <glib.h>
+#include <gio/gio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -196,6 +197,64 @@ guint xm_nbd_server_get_connection_count(XmNbdServer *s);
  */
 void xm_nbd_server_set_write_hook(XmNbdServer *s, XmNbdWriteHook hook,
                                   gpointer user_data);
+
+/**
+ * xm_nbd_server_enable_chunk_hashes:
+ * @s: a server (started or not)
+ * @chunk: chunk size in bytes: a power of two between 64 KiB and 1 GiB;
+ *   4 MiB gives the digest of xm_nbd_server_image_digest() the format of
+ *   the mirror's verification and of the migration's image checksum
+ * @error: return location for an error
+ *
+ * From now on every READ the server answers that covers exactly one whole
+ * aligned chunk (the last one may be shorter: the image's tail) records
+ * the xxh3-128 hash of the bytes it sent. Each chunk has a generation
+ * counter that every WRITE, WRITE_ZEROES and TRIM touching the chunk
+ * increments once its data is in the image; a recorded hash is valid only
+ * while the generation is the one read before the READ read the image,
+ * so a hash of bytes a concurrent write may have changed is never used.
+ * Changes made to the image behind the server's back are not seen.
+ * Calling it again with the same @chunk does nothing.
+ *
+ * Returns: TRUE on success; FALSE with %XM_ERR_INVALID_ARG for a bad
+ * @chunk or one different from an earlier call.
+ */
+gboolean xm_nbd_server_enable_chunk_hashes(XmNbdServer *s, guint64 chunk,
+                                           GError **error);
+
+/**
+ * xm_nbd_server_image_digest:
+ * @s: a server
+ * @cancellable: (nullable): checked before each chunk
+ * @out: (out): 32 lowercase hex digits and a NUL
+ * @error: return location for an error
+ *
+ * The digest of the whole image: xxh3-128 over the canonical (big-endian)
+ * xxh3-128 hashes of its chunks in order, printed as 32 lowercase hex
+ * digits. With 4 MiB chunks it equals xm_migration_image_checksum() and
+ * #XmMirrorResult's checksums of the same data. Chunks with a valid
+ * recorded hash (see xm_nbd_server_enable_chunk_hashes()) are not read
+ * again; the others are read from the image (and their hashes recorded).
+ * Without chunk hashes the whole image is read in 4 MiB chunks. Call it
+ * once the image no longer changes (clients stopped writing).
+ *
+ * Returns: TRUE with @out set, or FALSE with @error set.
+ */
+gboolean xm_nbd_server_image_digest(XmNbdServer *s, GCancellable *cancellable,
+                                    char out[33], GError **error);
+
+/**
+ * xm_nbd_server_get_chunk_hash_stats:
+ * @s: a server
+ * @valid_chunks: (out) (optional): chunks whose recorded hash is valid now
+ * @digest_read_bytes: (out) (optional): bytes xm_nbd_server_image_digest()
+ *   read from the image so far (over all its calls)
+ *
+ * How much of the image the chunk hashes cover; both are 0 while chunk
+ * hashes are off (except @digest_read_bytes).
+ */
+void xm_nbd_server_get_chunk_hash_stats(XmNbdServer *s, guint64 *valid_chunks,
+                                        guint64 *digest_read_bytes);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(XmNbdServer, xm_nbd_server_free)
 

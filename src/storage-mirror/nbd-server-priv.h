@@ -51,6 +51,11 @@ struct _XmNbdServer {
     gpointer hook_data;
     guint hook_active;          /* hook calls running now */
     gboolean hook_switching;    /* a set_write_hook() is waiting */
+
+    /* hashes of whole chunks as last sent by READ (NULL until
+     * xm_nbd_server_enable_chunk_hashes(); then constant) */
+    struct _XmNbdChunkHashes *chunk_hashes;
+    guint64 digest_read;        /* atomic: bytes read by image_digest */
 };
 
 /* A range known to be data. Writes only ever add data, so the knowledge
@@ -117,6 +122,23 @@ int xm_nbd_image_flush(XmNbdServer *s);
 /* NBD_CMD_CACHE: asks the kernel to read the range ahead */
 int xm_nbd_image_prefetch(XmNbdServer *s, guint64 offset, guint64 length);
 guint32 xm_nbd_errno_to_wire(int err);
+
+/* nbd-server-hashes.c: the per-chunk hashes of what READ sent. A read
+ * of one whole chunk calls _begin() before reading the image and _record()
+ * with the bytes it sends; every write, zero or trim calls _changed() once
+ * its data is in the image. All three do nothing while hashes are off. */
+typedef struct {
+    guint64 index;
+    guint64 generation;
+    gboolean active;
+} XmNbdChunkRead;
+
+void xm_nbd_chunk_read_begin(XmNbdServer *s, guint64 offset, guint64 length,
+                             XmNbdChunkRead *rd);
+void xm_nbd_chunk_read_record(XmNbdServer *s, const XmNbdChunkRead *rd,
+                              const void *data, gsize length);
+void xm_nbd_chunk_changed(XmNbdServer *s, guint64 offset, guint64 length);
+void xm_nbd_chunk_hashes_free(struct _XmNbdChunkHashes *h);
 
 /* nbd-server.c: runs the write hook, if any; FALSE means it failed. */
 gboolean xm_nbd_server_run_hook(XmNbdServer *s, XmNbdWriteKind kind,

@@ -181,6 +181,7 @@ do_read(Transmit *t, const Request *r)
     g_autoptr(GArray) ext = g_array_new(FALSE, FALSE, sizeof(XmNbdExtent));
     g_autofree char *buf = NULL;
     guint64 off = r->offset;
+    XmNbdChunkRead chunk_read;
     int err;
 
     if (r->length == 0 || r->length > XM_NBD_MAX_PAYLOAD || !in_bounds(t, r)) {
@@ -194,6 +195,8 @@ do_read(Transmit *t, const Request *r)
         send_error(t, r, ENOMEM);
         return;
     }
+    /* before the image is looked at: extents included */
+    xm_nbd_chunk_read_begin(s, r->offset, r->length, &chunk_read);
     if (!structured || (r->flags & NBD_CMD_FLAG_DF))
         g_array_append_vals(ext, &(XmNbdExtent){ r->length, 0 }, 1);
     else
@@ -208,9 +211,13 @@ do_read(Transmit *t, const Request *r)
                 send_error(t, r, err);
                 return;
             }
+        } else if (chunk_read.active) {
+            /* a hole reads as zeros: hash what the client sees */
+            memset(buf + (off - r->offset), 0, e->length);
         }
         off += e->length;
     }
+    xm_nbd_chunk_read_record(s, &chunk_read, buf, r->length);
 
     if (!structured) {
         send_simple(t, r, 0, buf, r->length);
@@ -284,9 +291,13 @@ do_write(Transmit *t, const Request *r, const char *payload)
         err = ENOSPC;
     else if (r->length == 0)
         err = 0;
-    else if (!(err = xm_nbd_image_pwrite(t->c->server, payload, r->length,
-                                         r->offset)))
-        err = finish_write(t, r, XM_NBD_WRITE, payload);
+    else {
+        err = xm_nbd_image_pwrite(t->c->server, payload, r->length, r->offset);
+        /* even a failed write may have changed part of the range */
+        xm_nbd_chunk_changed(t->c->server, r->offset, r->length);
+        if (!err)
+            err = finish_write(t, r, XM_NBD_WRITE, payload);
+    }
     reply(t, r, err);
 }
 
@@ -301,12 +312,25 @@ do_write_zeroes(Transmit *t, const Request *r)
         err = ENOSPC;
     else if (r->length == 0)
         err = 0;
-    else if (!(err = xm_nbd_image_zero(t->c->server, r->offset, r->length,
-                                       !(r->flags & NBD_CMD_FLAG_NO_HOLE),
-                                       !!(r->flags &
-                                          NBD_CMD_FLAG_FAST_ZERO))))
-        err = finish_write(t, r, XM_NBD_WRITE_ZEROES, NULL);
+    else {
+        err = xm_nbd_image_zero(t->c->server, r->offset, r->length,
+                                !(r->flags & NBD_CMD_FLAG_NO_HOLE),
+                                !!(r->flags & NBD_CMD_FLAG_FAST_ZERO));
+        xm_nbd_chunk_changed(t->c->server, r->offset, r->length);
+        if (!err)
+            err = finish_write(t, r, XM_NBD_WRITE_ZEROES, NULL);
+    }
     reply(t, r, err);
+}
+
+static int
+trim_and_note(XmNbdServer *s, guint64 offset, guint64 length, gboolean *changed)
+{
+    int err = xm_nbd_image_trim(s, offset, length, changed);
+
+    /* a trim may leave any data behind on a block device */
+    xm_nbd_chunk_changed(s, offset, length);
+    return err;
 }
 
 static void
@@ -321,8 +345,8 @@ do_trim(Transmit *t, const Request *r)
         err = EINVAL;
     else if (r->length == 0)
         err = 0;
-    else if (!(err = xm_nbd_image_trim(t->c->server, r->offset, r->length,
-                                       &changed))) {
+    else if (!(err = trim_and_note(t->c->server, r->offset, r->length,
+                                   &changed))) {
         /* A trim the file system could not do changed nothing, so there
          * is nothing for the hook to track. */
         if (changed)

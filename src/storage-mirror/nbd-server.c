@@ -537,6 +537,7 @@ xm_nbd_server_free(XmNbdServer *s)
     if (s->wake_fd >= 0)
         close(s->wake_fd);
     g_clear_pointer(&s->tls, xm_tls_creds_unref);
+    xm_nbd_chunk_hashes_free(s->chunk_hashes);
     g_array_unref(s->listen_fds);
     g_free(s->unix_path);
     g_free(s->image_path);
