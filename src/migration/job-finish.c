@@ -96,9 +96,19 @@ verify_disks(XmMigration *job, GError **error)
                         _("the completion record has no checksum for disk '%s'"), d->target);
             return FALSE;
         }
-        if (!xm_migration_image_checksum(d->dest_path, d->capacity, job->cancellable,
-                                         have, error))
+        if (d->server) {
+            guint64 reread = 0, before = 0;
+
+            xm_nbd_server_get_chunk_hash_stats(d->server, NULL, &before);
+            if (!xm_nbd_server_image_digest(d->server, job->cancellable, have, error))
+                return FALSE;
+            xm_nbd_server_get_chunk_hash_stats(d->server, NULL, &reread);
+            g_debug("disk %s: digest with %" G_GUINT64_FORMAT " bytes read again",
+                    d->target, reread - before);
+        } else if (!xm_migration_image_checksum(d->dest_path, d->capacity,
+                                                job->cancellable, have, error)) {
             return FALSE;
+        }
         if (strcmp(have, want) != 0) {
             g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
                         _("disk '%s' differs from the source after the copy "
