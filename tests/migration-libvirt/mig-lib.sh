@@ -98,3 +98,78 @@ heartbeat_ok() {
     esac
     echo "heartbeat: $out"
 }
+
+# The heartbeat area at the start of a sim guest's first disk
+# (XM_SIM_HB_AREA); a guest started with --write-rate 0 writes nothing else.
+HB_AREA=$((4 * 1048576))
+
+# data_sum IMAGE: sha256 of IMAGE beyond the heartbeat area, the part only a
+# migration could change when the guest writes nothing but its heartbeat.
+data_sum() { tail -c +$((HB_AREA + 1)) "$1" | sha256sum | cut -d' ' -f1; }
+
+# mig_memory_guest: defines and starts g1 on host 1 with 16 MiB of RAM
+# dirtied at 1 MiB/s (at --bandwidth 1 its memory stream lasts tens of
+# seconds) and a 16 MiB disk holding 4 MiB of random data beyond the
+# heartbeat area that the guest never writes; that data's digest goes to
+# src_sum.
+mig_memory_guest() {
+    lab guest g1 --host 1 --disk-size 16M --write-rate 0 --heartbeat-ms 50 \
+        --memory 16 --dirty-rate 1 > "$LAB_DIR/g1.xml"
+    dd if=/dev/urandom of="$(img 1 g1-xvda.img)" bs=1M seek=8 count=4 conv=notrunc status=none
+    src_sum=$(data_sum "$(img 1 g1-xvda.img)")
+    virsh -q -c "$U1" define "$LAB_DIR/g1.xml" > /dev/null || fail "define g1"
+    virsh -q -c "$U1" start g1 > /dev/null || fail "start g1"
+}
+
+# mig_start_memory [virsh migrate options...]: starts `virsh migrate --live
+# --copy-storage-all --bandwidth 1 g1` to host 2 in the background (PID in
+# mig_pid, output in $LAB_DIR/migrate.out) and returns once host 1 reports
+# at least 1 MiB of streamed memory: the disks are copied, the memory
+# stream runs and the guest still runs on host 1.
+mig_start_memory() {
+    local job= _
+    virsh1 migrate --live --copy-storage-all --bandwidth 1 "$@" g1 "$DST_URI" \
+        > "$LAB_DIR/migrate.out" 2>&1 &
+    mig_pid=$!
+    for _ in $(seq 150); do
+        job=$(virsh -c "$U1" domjobinfo g1 2>&1 || true)
+        grep -Eq "^Memory processed: *([1-9][0-9.]* MiB|[0-9.]+ GiB)" <<< "$job" && return 0
+        pid_running "$mig_pid" || break
+        sleep 0.2
+    done
+    fail "no memory stream on host 1: $job / $(cat "$LAB_DIR/migrate.out")"
+}
+
+# assert_source_intact: the data of g1's disk on host 1 beyond the
+# heartbeat area still has the digest mig_memory_guest recorded.
+assert_source_intact() {
+    [ "$(data_sum "$(img 1 g1-xvda.img)")" = "$src_sum" ] ||
+        fail "the migration modified the source image of g1"
+}
+
+# heartbeat_unbroken IMAGE: the heartbeat in IMAGE has no missing sequence
+# number (wherever it was written); prints heartbeat-check's line.
+heartbeat_unbroken() {
+    local out
+    out=$("$SIM_GUEST" heartbeat-check "$1") || fail "heartbeat-check: $out"
+    case "$out" in
+        *missing=0*) ;;
+        *) fail "heartbeat has missing records: $out" ;;
+    esac
+    echo "heartbeat: $out"
+}
+
+# wait_dest_gone NAME FILE SECS: waits until host 2 knows neither NAME nor
+# the image FILE, at most SECS seconds; fails if NAME ever runs there.
+wait_dest_gone() {
+    local name=$1 file=$2 end=$((SECONDS + $3))
+    while [ "$SECONDS" -lt "$end" ]; do
+        [ "$(state_on "$U2" "$name")" != running ] || fail "$name runs on host 2 too"
+        if ! virsh -q -c "$U2" list --all --name | grep -qx "$name" &&
+           [ ! -e "$(img 2 "$file")" ]; then
+            return 0
+        fi
+        sleep 0.5
+    done
+    fail "host 2 still has $name ('$(state_on "$U2" "$name")') or its image $file after $3 s"
+}
