@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A guest writer keeps writing through the datapath daemon's disk socket
+# while a tracked mirror job copies the disk to a qemu-nbd destination:
+# PROGRESS climbs, SYNC enters synchronous mode, COMPLETE after the writer
+# stopped verifies and leaves the destination identical to the source,
+# which the mirror itself never modified.
+#
+# Cases: writer
+set -euo pipefail
+. "$(dirname "$0")/datapath-lib.sh"
+require qemu-io qemu-nbd cmp sha256sum
+
+src=$tmp/src.img
+other=$tmp/other.img
+dst=$tmp/dst.img
+truncate -s 64M "$src" "$dst"
+truncate -s 8M "$other"
+dd if=/dev/urandom of="$src" bs=1M count=12 conv=notrunc status=none
+dd if=/dev/urandom of="$src" bs=1M seek=40 count=12 conv=notrunc status=none
+
+start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst.sock" "$dst"
+wait_for test -S "$tmp/dst.sock" || fail "qemu-nbd did not start"
+
+spawn_datapath "xvda=$src=$tmp/a.sock" "xvdb=$other=$tmp/b.sock"
+dp ping >/dev/null
+
+# The guest: pattern writes through the daemon, 256 KiB at random MiB
+# offsets, until told to stop. Any failed write fails the test.
+writer() {
+    local i=0
+    while [ ! -e "$tmp/stop" ]; do
+        i=$((i + 1))
+        qemu-io --image-opts "driver=nbd,server.type=unix,server.path=$tmp/a.sock" \
+            -c "write -P $((i % 251 + 1)) $(( (RANDOM % 63) * MiB )) 256k" \
+            -c "write -P $((i % 13 + 1)) $(( (RANDOM % 63) * MiB + 4096 )) 64k" \
+            >/dev/null || { echo "writer: write $i failed" >&2; exit 1; }
+    done
+    echo "$i" > "$tmp/writes"
+}
+start_bg writer
+WRITER=$BG_PID
+
+dp mirror xvda "nbd+unix:///?socket=$tmp/dst.sock" bandwidth=8 verify=1 >/dev/null
+# climbs during the bulk copy (24 MiB of data at 8 MiB/s)
+first=$(dp progress xvda)
+[ "$(field phase "$first")" = bulk ] || dp_fail "not in bulk: $first"
+[ "$(field total "$first")" = $((64 * MiB)) ] || dp_fail "bad total: $first"
+sleep 1
+second=$(dp progress xvda)
+[ "$(field done "$second")" -gt "$(field done "$first")" ] ||
+    dp_fail "progress did not climb: $first -> $second"
+[ "$(field sent "$second")" -gt 0 ] || dp_fail "nothing sent: $second"
+
+dp bandwidth xvda 0 >/dev/null
+wait_phase xvda dirty 20
+dp sync xvda >/dev/null
+wait_phase xvda sync 20
+# the other disk is still served, untouched by the job
+qemu-io --image-opts "driver=nbd,server.type=unix,server.path=$tmp/b.sock" \
+    -c 'read -P 0 0 1M' >/dev/null || dp_fail "disk xvdb not served"
+
+sleep 1
+touch "$tmp/stop"
+wait "$WRITER" || fail "the guest writer failed"
+[ "$(cat "$tmp/writes")" -gt 2 ] || fail "the writer hardly wrote"
+
+before=$(sha256sum < "$src")
+res=$(dp complete xvda)
+[ "$(field verified "$res")" = 1 ] || dp_fail "not verified: $res"
+[ "$(field source "$res")" = "$(field dest "$res")" ] || dp_fail "checksums differ: $res"
+[ "${#before}" -gt 0 ] && [ "$before" = "$(sha256sum < "$src")" ] ||
+    dp_fail "the source changed during COMPLETE"
+cmp "$src" "$dst" || dp_fail "destination differs from the source"
+
+# the job is gone; the disk is still served
+dp_err 55 progress xvda >/dev/null
+qemu-io --image-opts "driver=nbd,server.type=unix,server.path=$tmp/a.sock" \
+    -c 'read 0 4k' >/dev/null || dp_fail "disk xvda no longer served"
+grep -q "COMPLETE xvda: done, verified" "$DPLOG" || dp_fail "COMPLETE not logged"
+
+dp quit >/dev/null
+wait_for daemon_gone || dp_fail "daemon still running after QUIT"
+[ ! -e "$CTL" ] && [ ! -e "$PIDF" ] && [ ! -e "$tmp/a.sock" ] ||
+    dp_fail "QUIT left files behind: $(ls "$tmp")"
+cat "$DPLOG"
+echo PASS
