@@ -80,6 +80,25 @@ typedef enum {
 } XmMigrationState;
 
 /**
+ * XmMigrationImageFunc:
+ * @path: the image xm_migration_prepare() has just created
+ * @dev: its device number (st_dev)
+ * @ino: its inode number (st_ino)
+ * @user_data: #XmMigrationParams.image_created_data
+ * @error: return location for the reason of a refusal
+ *
+ * Told about every image a Prepare creates, while it is still empty. A
+ * process killed after a Prepare returned can only remove the images it
+ * created if it learnt of each as it appeared; @dev and @ino tell them apart
+ * from a file someone else put at @path later.
+ *
+ * Returns: %TRUE to go on; %FALSE with @error set fails the Prepare, which
+ * then removes the images it created.
+ */
+typedef gboolean (*XmMigrationImageFunc)(const char *path, guint64 dev, guint64 ino,
+                                         gpointer user_data, GError **error);
+
+/**
  * XmMigrationParams:
  * @live: keep the guest running while memory is sent (VIR_MIGRATE_LIVE)
  * @offline: the guest is paused before its memory is sent (no live
@@ -120,6 +139,11 @@ typedef enum {
  *   source (0: 60 s)
  * @max_passes: copy-dirty passes before the switchover is forced (0: 30);
  *   it is also taken after three passes in a row that do not shrink
+ * @image_created: (nullable): destination: called by prepare for each
+ *   image it creates, right after creating it and before anything is
+ *   written to it, so that the caller can record the image where a
+ *   restarted process finds it (see #XmMigrationImageFunc)
+ * @image_created_data: passed to @image_created
  *
  * What the caller asks for; copied by begin and prepare.
  */
@@ -148,6 +172,8 @@ typedef struct {
     const char *host_name;
     guint connect_timeout_s;
     guint max_passes;
+    XmMigrationImageFunc image_created;
+    gpointer image_created_data;
 } XmMigrationParams;
 
 /**

@@ -136,6 +136,13 @@ reaper_start(XmDomObj *dom)
     g_thread_unref(g_thread_new("xm-mig-reaper", reaper_thread, r));
 }
 
+/* Prepare's image_created: each image is on record before it holds data. */
+static gboolean
+record_image(const char *path, guint64 dev, guint64 ino, gpointer uuid, GError **error)
+{
+    return xm_migrate_record_image(uuid, path, dev, ino, error);
+}
+
 static int
 dst_prepare(const XmMigrateArgs *args, const char *cookiein, unsigned int flags,
             char **cookie, char **uri_out)
@@ -144,7 +151,6 @@ dst_prepare(const XmMigrateArgs *args, const char *cookiein, unsigned int flags,
     g_autoptr(XmDomainDef) def = NULL;
     g_autofree char *c = NULL;
     g_autofree char *uri = NULL;
-    g_autoptr(GPtrArray) missing = NULL;
     XmMigrationParams p;
     XmMigrateEntry *e;
     XmDomObj *dom;
@@ -195,14 +201,16 @@ dst_prepare(const XmMigrateArgs *args, const char *cookiein, unsigned int flags,
     dom->state = XM_DOMSTATE_PAUSED;
     dom->reason = VIR_DOMAIN_PAUSED_MIGRATION;
 
-    missing = xm_migrate_missing_images(dom->def);
+    p.image_created = record_image;
+    p.image_created_data = dom->uuid;
     e->job = xm_migration_prepare(xm_driver->backend, dom->def, cookiein, &p,
                                   &c, &uri, &err);
     if (!e->job) {
+        /* the failed Prepare removed what it created */
+        xm_migrate_record_clear(dom->uuid);
         XM_REPORT_GERROR(err);
         goto fail;
     }
-    xm_migrate_record_created(dom->uuid, missing);
     e->dom = xm_dom_ref(dom);
     e->added = added;
     if (!xm_migrate_register(e)) {

@@ -5,7 +5,9 @@
  * destination deletes only what it created, also after a crash.
  *
  * One file per migration, <state_dir>/migrate-in/<uuid>, one line per
- * image: "<st_dev> <st_ino> <path>". An image is removed only if it is
+ * image: "<st_dev> <st_ino> <path>", added by Prepare's callback as each
+ * image is created (still empty), so no window leaves an image unrecorded
+ * once it has data. An image is removed only if it is
  * still that very file and no active domain has the migration's UUID (a
  * crash right after a successful Finish leaves the record but the guest
  * runs on the image).
@@ -36,43 +38,35 @@ record_path(const uint8_t *uuid)
     return g_build_filename(dir, s, NULL);
 }
 
-GPtrArray *
-xm_migrate_missing_images(const XmDomainDef *def)
+gboolean
+xm_migrate_record_image(const uint8_t *uuid, const char *path, guint64 dev,
+                        guint64 ino, GError **error)
 {
-    GPtrArray *missing = g_ptr_array_new_with_free_func(g_free);
-
-    for (size_t i = 0; i < def->ndisks; i++) {
-        const XmDiskDef *d = &def->disks[i];
-        if (d->source && !d->readonly && !d->shareable &&
-            !g_file_test(d->source, G_FILE_TEST_EXISTS))
-            g_ptr_array_add(missing, g_strdup(d->source));
-    }
-    return missing;
-}
-
-void
-xm_migrate_record_created(const uint8_t *uuid, GPtrArray *missing)
-{
-    g_autoptr(GString) text = g_string_new(NULL);
-    g_autoptr(GError) err = NULL;
     g_autofree char *dir = record_dir();
-    g_autofree char *path = record_path(uuid);
+    g_autofree char *file = record_path(uuid);
+    g_autofree char *old = NULL;
+    g_autofree char *text = NULL;
+    g_autoptr(GError) err = NULL;
+    gsize len = 0;
 
-    for (guint i = 0; i < missing->len; i++) {
-        const char *img = g_ptr_array_index(missing, i);
-        struct stat st;
-        /* only what Prepare made: it did not exist before */
-        if (stat(img, &st) == 0 && S_ISREG(st.st_mode))
-            g_string_append_printf(text, "%ju %ju %s\n", (uintmax_t)st.st_dev,
-                                   (uintmax_t)st.st_ino, img);
+    if (!g_file_get_contents(file, &old, &len, NULL))
+        old = NULL, len = 0;
+    text = g_strdup_printf("%.*s%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %s\n",
+                           (int) len, old ? old : "", dev, ino, path);
+    if (g_mkdir_with_parents(dir, 0700) < 0)
+        return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
+                                  _("cannot record the images of an incoming migration in '%s'"),
+                                  dir);
+    /* written through a renamed, synced copy: a crash leaves the old
+     * record or the new one, never half of it */
+    if (!g_file_set_contents_full(file, text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                  0600, &err)) {
+        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
+                    _("cannot record the image '%s' of an incoming migration: %s"),
+                    path, err->message);
+        return FALSE;
     }
-    if (text->len == 0)
-        return;
-    if (g_mkdir_with_parents(dir, 0700) < 0 ||
-        !g_file_set_contents_full(path, text->str, text->len,
-                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err))
-        g_warning("cannot record the images of an incoming migration in %s: %s",
-                  path, err ? err->message : g_strerror(errno));
+    return TRUE;
 }
 
 void

@@ -116,10 +116,10 @@ gboolean xm_migrate_job_stats(virDomainPtr vdom, int *type,
 
 /* ---- images an incoming migration created (driver-migrate-record.c) ---- */
 
-/* The writable disk images of @def that do not exist (yet). */
-GPtrArray *xm_migrate_missing_images(const XmDomainDef *def);
-/* Records which of @missing exist now, i.e. were created by Prepare. */
-void xm_migrate_record_created(const uint8_t *uuid, GPtrArray *missing);
+/* Adds the image Prepare has just created (the file @dev/@ino at @path) to
+ * the record of migration @uuid, on disk before Prepare goes on. */
+gboolean xm_migrate_record_image(const uint8_t *uuid, const char *path,
+                                 guint64 dev, guint64 ino, GError **error);
 void xm_migrate_record_clear(const uint8_t *uuid);
 /* At start-up: removes the images of incoming migrations a killed libvirtd
  * left behind. */

@@ -133,6 +133,23 @@ create_images(XmMigration *job, GError **error)
             return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
                                       _("cannot create image '%s'"), d->dest_path);
         d->created = TRUE;
+        /* told while still empty: a caller killed from here on can find
+         * and remove it */
+        if (job->params.image_created) {
+            struct stat st;
+
+            if (fstat(fd, &st) < 0) {
+                int e = errno;
+                close(fd);
+                return xm_set_error_errno(error, e, XM_ERR_OPERATION_FAILED,
+                                          _("cannot access '%s'"), d->dest_path);
+            }
+            if (!job->params.image_created(d->dest_path, st.st_dev, st.st_ino,
+                                           job->params.image_created_data, error)) {
+                close(fd);
+                return FALSE;
+            }
+        }
         if (ftruncate(fd, d->capacity) < 0) {
             int e = errno;
             close(fd);
@@ -545,6 +562,9 @@ xm_migration_prepare(XmBackend *backend, const XmDomainDef *def,
         xm_migration_dest_teardown(job);
         return NULL;
     }
+    /* the caller's context lives only for this call */
+    job->params.image_created = NULL;
+    job->params.image_created_data = NULL;
     if (!params->tls)
         g_debug("migration of '%s' without TLS: endpoints are protected by the "
                 "per-migration secret only", def->name);
