@@ -125,6 +125,13 @@ typedef struct {
  *   zeroed on the destination so far
  * @scanned: source bytes read and hashed (scan mode)
  * @rate: recent throughput of @sent in bytes per second
+ * @verified: bytes of the chunks (of 4 MiB) whose source and destination
+ *   hashes are current and equal: what the final verification will not
+ *   read again (see xm_mirror_job_preverify())
+ * @verify_read_source: bytes of the source read by verification so far
+ *   (ahead of time and final); the final pass of a scan job counts in
+ *   @scanned instead
+ * @verify_read_dest: bytes of the destination read by verification so far
  *
  * A snapshot of a job's progress.
  */
@@ -139,6 +146,9 @@ typedef struct {
     guint64 blocks_sent;
     guint64 scanned;
     guint64 rate;
+    guint64 verified;
+    guint64 verify_read_source;
+    guint64 verify_read_dest;
 } XmMirrorProgress;
 
 /**
@@ -255,6 +265,37 @@ void xm_mirror_job_request_sync(XmMirrorJob *job);
  * Asks for one more scan pass (re-read the source, send changed blocks).
  */
 void xm_mirror_job_request_pass(XmMirrorJob *job);
+
+/**
+ * xm_mirror_job_preverify:
+ * @job: a job with #XmMirrorOptions.verify (before or after it started)
+ *
+ * Moves most of the verification out of the time the source is stopped.
+ * While the guest still runs, whenever the job has nothing to copy, it
+ * hashes every 4 MiB chunk of the destination (read over NBD within the
+ * bandwidth limit) and, for a tracked job attached to its server, of the
+ * source. Every later change of a chunk makes its hashes stale: a guest
+ * write through the server (at the hook's start and again once it and
+ * its synchronous mirror write are done) and every write or zero the job
+ * sends there (once it completed); stale chunks are hashed again in later
+ * sweeps. xm_mirror_job_complete() then reads only the chunks without a
+ * current hash; the comparison of all chunks and the digests in
+ * #XmMirrorResult are the same as without preverify.
+ *
+ * A scan job cannot know when its source changes, so it hashes only the
+ * destination ahead of time; xm_mirror_job_complete() then runs the final
+ * pass itself (in place of any pass still requested), hashing the source
+ * as it reads it, so the source is read once while stopped. Do not
+ * request a pass right before xm_mirror_job_complete(): if it already
+ * started, the source is read twice.
+ *
+ * Changes made to the destination by anyone but this job (another client
+ * of its server, or behind the server's back) are not seen: pair this with
+ * the destination's own check, e.g. xm_nbd_server_image_digest().
+ * Without #XmMirrorOptions.verify it does nothing. See
+ * #XmMirrorProgress.verified for how much is done.
+ */
+void xm_mirror_job_preverify(XmMirrorJob *job);
 
 /**
  * xm_mirror_job_complete:

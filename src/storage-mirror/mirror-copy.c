@@ -35,6 +35,10 @@ xm_chunk_unref(XmChunk *c)
 {
     if (!g_atomic_int_dec_and_test(&c->refs))
         return;
+    /* every request made from the chunk completed: hashes of the
+     * destination taken before do not describe it any more */
+    if (g_atomic_int_get(&c->wrote))
+        xm_mirror_mark_stale(c->job, c->offset, c->length, FALSE, TRUE);
     if (c->tracked)
         xm_bitmap_end_inflight(c->job->bitmap, c->offset, c->length,
                                g_atomic_int_get(&c->failed));
@@ -220,8 +224,8 @@ xm_mirror_range_is_hole(XmWorker *w, guint64 offset, guint64 len)
 
 /* Waits for the bandwidth limiter, serving the connection meanwhile so
  * replies keep flowing and a cancel is noticed. */
-static gboolean
-throttle(XmWorker *w, guint64 bytes, GError **error)
+gboolean
+xm_mirror_throttle(XmWorker *w, guint64 bytes, GError **error)
 {
     gint64 wait = xm_rate_limiter_reserve(&w->job->rate, bytes, g_get_monotonic_time());
     gint64 until = g_get_monotonic_time() + wait;
@@ -247,9 +251,10 @@ send_one(XmWorker *w, XmChunk *c, const guint8 *data, guint64 offset, guint64 le
     if (!xm_nbd_conn_wait(w->conn, w->max_reqs - 1, room, error))
         return FALSE;
     g_atomic_int_inc(&c->refs);
+    g_atomic_int_set(&c->wrote, 1);
     if (data) {
         w->data_sent += len;
-        if (!w->prepaid && !throttle(w, len, error)) {
+        if (!w->prepaid && !xm_mirror_throttle(w, len, error)) {
             xm_chunk_unref(c);
             return FALSE;
         }
@@ -392,7 +397,7 @@ tracked_worker(XmWorker *w, GError **error)
         XmChunk *c;
         gboolean ok;
 
-        if (!throttle(w, req, error))
+        if (!xm_mirror_throttle(w, req, error))
             return FALSE;
         if (!xm_bitmap_claim_dirty(job->bitmap, &job->pass_cursor, req, &off, &len)) {
             xm_rate_limiter_refund(&job->rate, req, g_get_monotonic_time());

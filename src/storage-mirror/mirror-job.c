@@ -112,6 +112,7 @@ xm_mirror_job_new(const char *source, const char *dest_uri,
     xm_rate_limiter_init(&job->rate, o->bandwidth_mib * 1024 * 1024,
                          g_get_monotonic_time());
     job->phase = XM_MIRROR_PHASE_INIT;
+    xm_mirror_verify_init(job);
     if (o->mode == XM_MIRROR_TRACKED) {
         job->bitmap = xm_bitmap_new(size, gran, error);
         if (!job->bitmap) {
@@ -190,8 +191,12 @@ void
 xm_mirror_job_get_progress(XmMirrorJob *job, XmMirrorProgress *p)
 {
     gint64 now = g_get_monotonic_time();
+    guint64 verified = xm_mirror_verified_bytes(job);
 
     memset(p, 0, sizeof(*p));
+    p->verified = verified;
+    p->verify_read_source = xm_atomic_get64(&job->verify_read_src);
+    p->verify_read_dest = xm_atomic_get64(&job->verify_read_dst);
     g_mutex_lock(&job->lock);
     p->phase = job->phase;
     p->pass = job->pass;
@@ -262,6 +267,15 @@ xm_mirror_job_request_sync(XmMirrorJob *job)
 {
     g_mutex_lock(&job->lock);
     job->sync_requested = TRUE;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+}
+
+void
+xm_mirror_job_preverify(XmMirrorJob *job)
+{
+    g_mutex_lock(&job->lock);
+    job->preverify = TRUE;
     g_cond_broadcast(&job->cond);
     g_mutex_unlock(&job->lock);
 }
@@ -364,7 +378,7 @@ static gboolean
 run_tracked(XmMirrorJob *job, GError **error)
 {
     guint pass = 1;
-    gboolean complete = FALSE;
+    gboolean complete = FALSE, preverified = FALSE;
 
     xm_mirror_set_phase(job, XM_MIRROR_PHASE_BULK, pass);
     if (!xm_mirror_tracked_pass(job, error))
@@ -389,6 +403,18 @@ run_tracked(XmMirrorJob *job, GError **error)
             g_mutex_unlock(&job->lock);
             break;
         }
+        if (!complete && !preverified && before <= XM_MIRROR_PREVERIFY_MAX_DIRTY) {
+            /* a turn of hashing ahead of time, then a pass if needed */
+            g_mutex_unlock(&job->lock);
+            if (xm_mirror_preverify_due(job)) {
+                if (!xm_mirror_preverify_step(job, error))
+                    return FALSE;
+                preverified = TRUE;
+                continue;
+            }
+            g_mutex_lock(&job->lock);
+        }
+        preverified = FALSE;
         if (before == 0) {
             if (job->phase != (sync ? XM_MIRROR_PHASE_SYNC : XM_MIRROR_PHASE_DIRTY)) {
                 g_mutex_unlock(&job->lock);
@@ -442,10 +468,29 @@ run_scan(XmMirrorJob *job, GError **error)
     for (;;) {
         gboolean more;
 
+        gboolean final = FALSE;
+
         g_mutex_lock(&job->lock);
         while (!job->passes_requested && !job->complete_requested &&
-               !xm_mirror_cancelled(job))
+               !xm_mirror_cancelled(job)) {
+            g_mutex_unlock(&job->lock);
+            /* between passes: hash the destination ahead of time */
+            if (xm_mirror_preverify_due(job)) {
+                if (!xm_mirror_preverify_step(job, error))
+                    return FALSE;
+                g_mutex_lock(&job->lock);
+                continue;
+            }
+            g_mutex_lock(&job->lock);
             wait_locked(job, 200 * 1000);
+        }
+        if (job->complete_requested && job->preverify && job->opts.verify) {
+            /* The source no longer changes: one last pass, which also
+             * hashes the source for the verification, replaces any pass
+             * still requested. */
+            job->passes_requested = 0;
+            final = TRUE;
+        }
         more = job->passes_requested > 0;
         if (more)
             job->passes_requested--;
@@ -454,12 +499,17 @@ run_scan(XmMirrorJob *job, GError **error)
             g_set_error_literal(error, XM_ERROR, XM_ERR_OPERATION_ABORTED, _("cancelled"));
             return FALSE;
         }
-        if (!more)
+        if (!more && !final)
             return TRUE;
         pass++;
-        xm_mirror_set_phase(job, XM_MIRROR_PHASE_DIRTY, pass);
+        xm_mirror_set_phase(job, final ? XM_MIRROR_PHASE_DRAIN : XM_MIRROR_PHASE_DIRTY,
+                            pass);
+        job->hash_source_pass = final;
         if (!xm_mirror_scan_pass(job, FALSE, error))
             return FALSE;
+        job->hash_source_pass = FALSE;
+        if (final)
+            return TRUE;
     }
 }
 
@@ -650,8 +700,7 @@ xm_mirror_job_free(XmMirrorJob *job)
     g_mutex_clear(&job->lock);
     g_cond_clear(&job->cond);
     g_free(job->hashes);
-    g_free(job->src_sums);
-    g_free(job->dst_sums);
+    xm_mirror_verify_clear(job);
     g_free(job->source);
     g_free(job->dest_uri);
     g_free(job->tls_dir);

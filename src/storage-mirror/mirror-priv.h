@@ -25,6 +25,17 @@
 #define XM_MIRROR_MAX_IN_FLIGHT_BYTES (64u * 1024 * 1024)
 #define XM_MIRROR_ZERO_BLOCK (64u * 1024)
 #define XM_MIRROR_SYNC_CONNECTIONS 2
+/* Verification compares hashes of chunks of this size (the format of the
+ * digests in #XmMirrorResult). */
+#define XM_MIRROR_VERIFY_CHUNK (4u * 1024 * 1024)
+/* A preverify sweep over the chunks made stale since the last one starts
+ * at most this often, so a hot chunk is not hashed over and over. */
+#define XM_MIRROR_PREVERIFY_INTERVAL_US (G_USEC_PER_SEC / 2)
+/* Preverify takes turns with dirty passes while the dirty backlog is at
+ * most this large, each turn for at most XM_MIRROR_PREVERIFY_SLICE_US:
+ * under a steady trickle of guest writes the backlog is never empty. */
+#define XM_MIRROR_PREVERIFY_MAX_DIRTY (16u * 1024 * 1024)
+#define XM_MIRROR_PREVERIFY_SLICE_US (G_USEC_PER_SEC / 4)
 
 /* Token bucket; tokens may go negative: a caller that overdraws waits the
  * time the deficit takes to refill. */
@@ -53,6 +64,7 @@ typedef struct {
     int kind;
     guint64 chunk_len;
     guint64 zero_hash;          /* of a whole zero block */
+    XXH128_hash_t zero_sum;     /* of a whole zero verification chunk */
 } XmScanParams;
 
 struct _XmMirrorJob {
@@ -120,9 +132,26 @@ struct _XmMirrorJob {
     gboolean have_hashes;
     XmScanParams scan;
 
-    /* verification */
+    /* verification, by chunks of XM_MIRROR_VERIFY_CHUNK (mirror-verify.c).
+     * A hash in src_sums[i] (dst_sums[i]) describes the chunk as it is
+     * only while src_hgen[i] == src_gen[i] + 1 (dst_...): every change of
+     * a chunk bumps its generation after the change, and a hash records
+     * the generation sampled before its bytes were read. */
+    GMutex vlock;               /* guards the arrays and pv_cursor */
+    guint64 nvchunks;
+    guint64 *src_gen;
+    guint64 *dst_gen;
+    guint64 *src_hgen;          /* 0: no hash */
+    guint64 *dst_hgen;
     XXH128_hash_t *src_sums;
     XXH128_hash_t *dst_sums;
+    guint64 pv_cursor;          /* next chunk of the preverify sweep */
+    gint64 pv_next_sweep;       /* monotonic µs; job thread only */
+    gint64 pv_slice_end;        /* monotonic µs: the current turn ends */
+    gboolean preverify;         /* under job->lock */
+    gboolean hash_source_pass;  /* scan: the final pass hashes the source */
+    guint64 verify_read_src;    /* atomic: bytes read by verification */
+    guint64 verify_read_dst;
     guint64 mismatch_chunks;
     guint64 first_mismatch;
 };
@@ -153,6 +182,7 @@ typedef struct {
     guint64 length;
     gboolean tracked;           /* ends an in-flight range of the bitmap */
     gint failed;
+    gint wrote;                 /* a write or zero was sent for it */
 } XmChunk;
 
 static inline void
@@ -222,5 +252,25 @@ gboolean xm_mirror_write_hook(gpointer user_data, XmNbdWriteKind kind,
                               guint64 offset, guint64 length,
                               const void *data, GError **error);
 
+/* mirror-copy.c: waits for the bandwidth limiter to grant @bytes. */
+gboolean xm_mirror_throttle(XmWorker *w, guint64 bytes, GError **error);
+
 /* mirror-verify.c */
+void xm_mirror_verify_init(XmMirrorJob *job);
+void xm_mirror_verify_clear(XmMirrorJob *job);
+/* [offset, offset+length) of the source and/or the destination changed or
+ * is about to: hashes taken before do not describe it any more. */
+void xm_mirror_mark_stale(XmMirrorJob *job, guint64 offset, guint64 length,
+                          gboolean source, gboolean dest);
+/* Scan: the hash of the source chunk at @offset, read during the final
+ * pass while the source no longer changes. */
+void xm_mirror_record_source_sum(XmMirrorJob *job, guint64 offset,
+                                 XXH128_hash_t sum);
+/* Hashes the chunks without a current hash (both sides, or only the
+ * destination when the source's changes are not tracked) until every
+ * chunk is done or the copy has work again; TRUE unless the job failed. */
+gboolean xm_mirror_preverify_step(XmMirrorJob *job, GError **error);
+/* Whether a preverify sweep is due now (job thread). */
+gboolean xm_mirror_preverify_due(XmMirrorJob *job);
+guint64 xm_mirror_verified_bytes(XmMirrorJob *job);
 gboolean xm_mirror_verify(XmMirrorJob *job, GError **error);

@@ -29,11 +29,16 @@ xm_mirror_write_hook(gpointer user_data, XmNbdWriteKind kind, guint64 offset,
     XmNbdConn *conn;
     gboolean waited, ok;
 
+    /* The source changed already; the destination changes below or in a
+     * later pass. Marking again at the end covers hashes taken while this
+     * write was under way. */
+    xm_mirror_mark_stale(job, offset, length, TRUE, TRUE);
     /* A discard may leave unspecified data on a block device: copy what
      * the source reads back instead of guessing. */
     if (!g_atomic_int_get(&job->sync_mode) || kind == XM_NBD_TRIM ||
         !job->sync_pool || xm_mirror_cancelled(job)) {
         xm_bitmap_mark_dirty(job->bitmap, offset, length);
+        xm_mirror_mark_stale(job, offset, length, TRUE, TRUE);
         return TRUE;
     }
 
@@ -44,6 +49,7 @@ xm_mirror_write_hook(gpointer user_data, XmNbdWriteKind kind, guint64 offset,
     else
         ok = xm_nbd_conn_zero(conn, length, offset, &err);
     g_async_queue_push(job->sync_pool, conn);
+    xm_mirror_mark_stale(job, offset, length, TRUE, TRUE);
     xm_bitmap_end_inflight(job->bitmap, offset, length, waited || !ok);
     if (!ok) {
         /* The guest's write is on the source; failing it would not undo
