@@ -140,7 +140,8 @@ xm_datapath_spawn(const char *control, const char *pid_file,
         goto out;
     }
     if (log_path) {
-        log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        /* read back too: a failure's reason is the daemon's last line */
+        log_fd = open(log_path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (log_fd < 0) {
             xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
                                _("cannot open log file %s"), log_path);
@@ -168,10 +169,14 @@ xm_datapath_spawn(const char *control, const char *pid_file,
         if (why)
             g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
                         _("the datapath daemon did not start: %s"), why);
+        else if (WIFEXITED(status))
+            g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
+                        _("the datapath daemon %s did not start (exit status %d)"),
+                        program, WEXITSTATUS(status));
         else
             g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
-                        _("the datapath daemon %s did not start (status %d)"),
-                        program, status);
+                        _("the datapath daemon %s did not start (signal %d)"),
+                        program, WTERMSIG(status));
         goto out;
     }
     result = read_pid_file(pid_file, error);

@@ -13,7 +13,8 @@
  *   test-datapath-client raw CONTROL LINE
  *
  * Success prints the result (if any) on stdout and exits 0; failure prints
- * "ERR <code> <message>" on stdout and exits 1; bad usage exits 2.
+ * "ERR <code> <message>" on stdout and exits 1; bad usage exits 2. raw
+ * prints the reply line unparsed and exits 1 if it is an ERR.
  */
 #include "config.h"
 
@@ -174,7 +175,8 @@ run(int argc, char **argv, GError **error)
         if (!reply)
             return FALSE;
         printf("%s\n", reply);
-        return TRUE;
+        /* the reply as it came; only its status is interpreted */
+        exit(g_str_has_prefix(reply, "ERR") ? 1 : 0);
     }
     exit(usage());
 }

@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Ending a datapath mirror job early, one case each:
+#   bulk                 CANCEL during a slow bulk copy: OK, the job is
+#                        gone, and a new MIRROR then completes verified
+#   complete-cancel      the client's cancellable fires during a blocking
+#                        COMPLETE: ERR 78, the job is gone when the call
+#                        returns; PROGRESS on another connection is answered
+#                        while the COMPLETE blocks
+#   complete-disconnect  the client dies during COMPLETE: the daemon keeps
+#                        running and finishes the job
+set -euo pipefail
+. "$(dirname "$0")/datapath-lib.sh"
+require qemu-nbd cmp timeout
+
+src=$tmp/src.img
+dst=$tmp/dst.img
+truncate -s 32M "$src" "$dst"
+dd if=/dev/urandom of="$src" bs=1M count=16 conv=notrunc status=none
+start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst.sock" "$dst"
+wait_for test -S "$tmp/dst.sock" || fail "qemu-nbd did not start"
+uri="nbd+unix:///?socket=$tmp/dst.sock"
+spawn_datapath "xvda=$src=$tmp/a.sock"
+
+# mirror_again: a new job on the same disk runs to a verified copy
+mirror_again() {
+    local res
+    dp mirror xvda "$uri" verify=1 >/dev/null
+    wait_phase xvda dirty 20
+    res=$(dp complete xvda)
+    [ "$(field verified "$res")" = 1 ] || dp_fail "second job not verified: $res"
+    cmp "$src" "$dst" || dp_fail "destination differs after the second job"
+}
+
+case "${1:?case}" in
+bulk)
+    dp mirror xvda "$uri" bandwidth=1 >/dev/null
+    wait_phase xvda bulk 10
+    sleep 1
+    p=$(dp progress xvda)
+    [ "$(field sent "$p")" -gt 0 ] || dp_fail "nothing sent before the cancel: $p"
+    [ "$(field remaining "$p")" -gt 0 ] || dp_fail "bulk already over: $p"
+    dp cancel xvda >/dev/null
+    dp_err 55 progress xvda >/dev/null
+    grep -q "CANCEL xvda: mirror job cancelled" "$DPLOG" || dp_fail "CANCEL not logged"
+    dp cancel xvda >/dev/null    # idempotent
+    mirror_again
+    ;;
+complete-cancel)
+    dp mirror xvda "$uri" bandwidth=1 >/dev/null
+    wait_phase xvda bulk 10
+    start=$(date +%s%N)
+    ( "$CLIENT" complete "$CTL" xvda 2000 > "$tmp/complete.out" || true ) &
+    COMPLETE_PID=$!
+    _bg_pids+=("$COMPLETE_PID")
+    sleep 0.5
+    # another connection is served while COMPLETE blocks
+    p=$(timeout 5 "$CLIENT" progress "$CTL" xvda) || dp_fail "PROGRESS blocked by COMPLETE: $p"
+    wait "$COMPLETE_PID" || true
+    elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+    out=$(cat "$tmp/complete.out")
+    case "$out" in "ERR 78 "*) ;; *) dp_fail "cancelled COMPLETE: $out" ;; esac
+    [ "$elapsed" -lt 8000 ] || dp_fail "cancelled COMPLETE took ${elapsed} ms"
+    # freed by the time the call returned
+    dp_err 55 progress xvda >/dev/null
+    grep -q "COMPLETE xvda: failed" "$DPLOG" || dp_fail "failed COMPLETE not logged"
+    mirror_again
+    ;;
+complete-disconnect)
+    dp mirror xvda "$uri" bandwidth=4 verify=1 >/dev/null
+    wait_phase xvda bulk 10
+    timeout -s KILL 1 "$CLIENT" complete "$CTL" xvda > /dev/null && fail "COMPLETE returned too soon"
+    dp ping >/dev/null
+    for _ in $(seq 150); do
+        grep -q "COMPLETE xvda: done" "$DPLOG" && break
+        sleep 0.1
+    done
+    grep -q "COMPLETE xvda: done, verified" "$DPLOG" || dp_fail "COMPLETE did not finish"
+    dp_err 55 progress xvda >/dev/null
+    dp ping >/dev/null
+    cmp "$src" "$dst" || dp_fail "destination differs"
+    ;;
+*)
+    fail "unknown case $1"
+    ;;
+esac
+echo PASS

@@ -1,0 +1,154 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Error paths of xenmig-datapath and its client, one per case:
+#   requests       unknown target/command/key, PROGRESS without a job, a
+#                  second MIRROR, an unreachable destination: each the
+#                  right ERR code, and the daemon keeps serving afterwards
+#   dead-daemon    a killed daemon: the client fails at once naming the socket
+#   missing-image  spawn fails with the daemon's reason; nothing is left
+#   busy-control   a second daemon on the same control socket is refused;
+#                  the first one is unharmed
+#   malformed      a peer answering nonsense: XM_ERR_INTERNAL_ERROR (1)
+set -euo pipefail
+. "$(dirname "$0")/datapath-lib.sh"
+require qemu-io qemu-nbd timeout
+
+img=$tmp/disk.img
+truncate -s 16M "$img"
+dd if=/dev/urandom of="$img" bs=1M count=2 conv=notrunc status=none
+
+# nothing may survive a failed start: process, pid file, sockets
+assert_nothing_left() {
+    local p
+    [ ! -e "$PIDF" ] || fail "pid file left behind"
+    [ ! -e "$CTL" ] || fail "control socket left behind"
+    [ ! -e "$tmp/a.sock" ] || fail "disk socket left behind"
+    for p in /proc/[0-9]*; do
+        if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q -- "--pid-file $PIDF"; then
+            fail "a daemon is still running: ${p#/proc/}"
+        fi
+    done
+}
+
+case "${1:?case}" in
+requests)
+    spawn_datapath "xvda=$img=$tmp/a.sock"
+    start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst.sock" "$tmp/dst.img"
+    truncate -s 16M "$tmp/dst.img"
+    wait_for test -S "$tmp/dst.sock" || fail "qemu-nbd did not start"
+    uri="nbd+unix:///?socket=$tmp/dst.sock"
+
+    dp_err 8 progress nosuch | grep -q "nosuch" || dp_fail "message lacks the target"
+    dp_err 8 mirror nosuch "$uri" >/dev/null
+    dp_err 8 raw "FROB target=xvda" | grep -q FROB || dp_fail "message lacks the command"
+    dp_err 8 raw "PROGRESS target=xvda colour=blue" >/dev/null
+    dp_err 8 raw "PROGRESS" >/dev/null
+    dp_err 8 raw "MIRROR target=xvda" >/dev/null
+    dp_err 8 raw "MIRROR target=xvda uri=x bandwidth=fast" >/dev/null
+    dp_err 8 raw "MIRROR target=xvda uri=x sync=2" >/dev/null
+    dp_err 8 raw "PING target=%zz" >/dev/null
+    dp_err 8 raw "" >/dev/null
+    dp_err 55 progress xvda >/dev/null
+    dp_err 55 complete xvda >/dev/null
+    dp_err 55 sync xvda >/dev/null
+    dp_err 55 bandwidth xvda 3 >/dev/null
+    dp cancel xvda >/dev/null   # idempotent without a job
+    # nobody listens there
+    dp_err 5 mirror xvda "nbd+unix:///?socket=$tmp/nobody.sock" >/dev/null
+    grep -q "MIRROR xvda to .*: failed" "$DPLOG" || dp_fail "failed MIRROR not logged"
+    dp_err 55 progress xvda >/dev/null
+
+    dp mirror xvda "$uri" bandwidth=1 >/dev/null
+    dp_err 55 mirror xvda "$uri" | grep -q "already" || dp_fail "bad second MIRROR message"
+    dp progress xvda >/dev/null
+    dp cancel xvda >/dev/null
+
+    # still serving: control and the disk
+    dp ping >/dev/null
+    qemu-io --image-opts "driver=nbd,server.type=unix,server.path=$tmp/a.sock" \
+        -c 'write -P 7 0 64k' -c 'read -P 7 0 64k' >/dev/null || dp_fail "disk not served"
+    ;;
+dead-daemon)
+    spawn_datapath "xvda=$img=$tmp/a.sock"
+    kill -KILL "$DP_PID"
+    wait_for daemon_gone || fail "daemon survived SIGKILL"
+    out=$(timeout 10 "$CLIENT" ping "$CTL") && fail "ping of a dead daemon worked"
+    case "$out" in
+        "ERR 9 "*"$CTL"*) ;;
+        *) fail "unexpected error for a dead daemon: $out" ;;
+    esac
+    out=$(timeout 10 "$CLIENT" complete "$CTL" xvda) && fail "complete on a dead daemon worked"
+    case "$out" in "ERR 9 "*"$CTL"*) ;; *) fail "complete: $out" ;; esac
+    # a new daemon replaces the stale sockets
+    spawn_datapath "xvda=$img=$tmp/a.sock"
+    dp ping >/dev/null
+    ;;
+missing-image)
+    out=$("$CLIENT" spawn "$CTL" "$PIDF" "$DPLOG" \
+        "xvda=$tmp/nosuch.img=$tmp/a.sock") && fail "spawn with a missing image worked"
+    case "$out" in
+        "ERR 9 "*"did not start"*"nosuch.img"*) ;;
+        *) fail "spawn error lacks the daemon's reason: $out" ;;
+    esac
+    assert_nothing_left
+    # same for the second disk of two: the first one's socket is removed
+    out=$("$CLIENT" spawn "$CTL" "$PIDF" "$DPLOG" "xvda=$img=$tmp/a.sock" \
+        "xvdb=$tmp/nosuch.img=$tmp/b.sock") && fail "spawn with a missing image worked"
+    assert_nothing_left
+    [ ! -e "$tmp/b.sock" ] || fail "socket b left behind"
+    # a FIFO is not an image (and must not block the daemon)
+    mkfifo "$tmp/fifo"
+    out=$(timeout 20 "$CLIENT" spawn "$CTL" "$PIDF" "$DPLOG" "xvda=$tmp/fifo=$tmp/a.sock") &&
+        fail "spawn on a FIFO worked"
+    case "$out" in "ERR 9 "*"fifo"*) ;; *) fail "FIFO: $out" ;; esac
+    assert_nothing_left
+    ;;
+busy-control)
+    spawn_datapath "xvda=$img=$tmp/a.sock"
+    first=$DP_PID
+    out=$("$CLIENT" spawn "$CTL" "$tmp/second.pid" "$DPLOG" \
+        "xvdb=$img=$tmp/b.sock") && fail "second daemon on the same control socket started"
+    case "$out" in "ERR 9 "*"listens on"*) ;; *) fail "busy control: $out" ;; esac
+    [ ! -e "$tmp/second.pid" ] && [ ! -e "$tmp/b.sock" ] || fail "second daemon left files"
+    [ "$(cat "$PIDF")" = "$first" ] || fail "first pid file overwritten"
+    dp ping >/dev/null
+    ;;
+malformed)
+    # a fake daemon answering each request with the next canned line
+    /usr/bin/python3 - "$CTL" > "$tmp/fake.log" 2>&1 <<'PY' &
+import socket, sys, os
+replies = [b"HELLO\n", b"OK version=1 junk\n", b"OK\n", b"OK version=x1\n",
+           b"ERR notanumber oops\n", b"ERR 0 zero\n",
+           b"OK phase=bulk pass=1\n", b"OK phase=warp pass=1 total=1 done=1 remaining=0 dirty=0 sent=0 blocks_sent=0 rate=0\n",
+           b"OK verified=1 source=abc dest=abc\n", b"OK a=%zz\n", b"OK a=1 a=2\n",
+           b"ERR 42 no such domain\n"]
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(4)
+for r in replies:
+    c, _ = s.accept()
+    c.recv(4096)
+    c.sendall(r)
+    c.close()
+PY
+    _bg_pids+=("$!")
+    wait_for test -S "$CTL" || fail "fake daemon did not start"
+    # each reply above, in order: an ERR 1 for the malformed ones
+    for call in ping ping ping ping ping ping "progress xvda" "progress xvda" \
+                "complete xvda" ping ping; do
+        # shellcheck disable=SC2086
+        set -- $call
+        out=$("$CLIENT" "$1" "$CTL" "${@:2}") && fail "$call accepted a malformed reply"
+        case "$out" in
+            "ERR 1 "*) ;;
+            *) fail "$call: expected ERR 1, got $out" ;;
+        esac
+    done
+    # a well-formed ERR keeps its code and message
+    out=$("$CLIENT" ping "$CTL") && fail "ERR 42 taken for success"
+    [ "$out" = "ERR 42 no such domain" ] || fail "ERR not passed through: $out"
+    ;;
+*)
+    fail "unknown case $1"
+    ;;
+esac
+echo PASS
