@@ -111,12 +111,14 @@ typedef gboolean (*XmMigrationImageFunc)(const char *path, guint64 dev, guint64 
  *   missing images (VIR_MIGRATE_NON_SHARED_DISK)
  * @non_shared_inc: copy the chosen disks onto images that must already
  *   exist on the destination with the right size (NON_SHARED_INC)
- * @sync_writes: accepted; synchronous mirroring needs the tracked
- *   datapath, which sim and Xen disks do not have yet, so disks are
- *   copied in scan mode (passes, the last one with the guest suspended)
+ * @sync_writes: disks served through the domain's datapath are mirrored
+ *   synchronously from the end of the bulk copy (a guest write completes
+ *   once the destination has it); disks without a datapath are copied in
+ *   scan mode, where this has no effect
  * @tls: memory channel over TLS and disks over NBD TLS, both sides
  *   verifying the peer against @tls_dir's CA
- * @auto_converge: accepted; passes already switch strategy by themselves
+ * @auto_converge: accepted; tracked disks switch to synchronous
+ *   mirroring by themselves when passes stop shrinking
  * @uri: source: the migration URI given by the user (tcp://host:port,
  *   tcp:host, host, host:port, [v6]:port), may be NULL; destination: the
  *   same from the source, selects the address/port the cookie announces
@@ -207,6 +209,11 @@ typedef struct {
  * @max_downtime_ms: the current downtime budget
  * @refused_connections: connections to the memory endpoint refused
  *   (wrong secret or certificate)
+ * @disk_drain_ms: source: time of the final disk drain and verification
+ *   with the guest suspended (part of @downtime_ms)
+ * @disks_tracked: disks copied by a tracked mirror in the domain's
+ *   datapath (the others are copied in scan mode)
+ * @disks_synchronous: tracked disks that went into synchronous mirroring
  *
  * A consistent snapshot of a job's progress.
  */
@@ -231,6 +238,9 @@ typedef struct {
     guint64 bandwidth_mib;
     guint64 max_downtime_ms;
     guint refused_connections;
+    guint64 disk_drain_ms;
+    guint disks_tracked;
+    guint disks_synchronous;
 } XmMigrationStats;
 
 /**

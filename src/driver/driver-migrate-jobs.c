@@ -341,7 +341,7 @@ static virTypedParameterPtr
 stats_params(const XmMigrationStats *st, gboolean completed, XmMigrateSide side,
              int *np)
 {
-    virTypedParameterPtr p = g_new0(virTypedParameter, 24);
+    virTypedParameterPtr p = g_new0(virTypedParameter, 28);
     int n = 0;
 
     g_strlcpy(p[n].field, VIR_DOMAIN_JOB_OPERATION, VIR_TYPED_PARAM_FIELD_LENGTH);
@@ -366,6 +366,15 @@ stats_params(const XmMigrationStats *st, gboolean completed, XmMigrateSide side,
     /* the downtime is known only once the guest was suspended */
     if (st->downtime_ms || completed)
         add_ullong(p, &n, VIR_DOMAIN_JOB_DOWNTIME, st->downtime_ms);
+    /* not in libvirt's list, so virsh shows none of them; python's
+     * jobStats() and virDomainGetJobStats() callers see them all */
+    add_ullong(p, &n, "xenmig.disk_sent", st->disk_sent);
+    if (side == XM_MIGRATE_OUT) {
+        add_ullong(p, &n, "xenmig.disks_tracked", st->disks_tracked);
+        add_ullong(p, &n, "xenmig.disks_synchronous", st->disks_synchronous);
+        if (st->disk_drain_ms || completed)
+            add_ullong(p, &n, "xenmig.disk_downtime", st->disk_drain_ms);
+    }
     *np = n;
     return p;
 }

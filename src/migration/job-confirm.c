@@ -56,7 +56,7 @@ xm_migration_confirm(XmMigration *job, const char *cookie_in, gboolean cancelled
 
     for (size_t i = 0; i < job->ndisks; i++) {
         if (job->disks[i].mirror)
-            xm_mirror_job_cancel(job->disks[i].mirror);
+            xm_disk_copier_cancel(job->disks[i].mirror);
     }
     g_mutex_lock(&job->lock);
     g_clear_pointer(&job->channel, xm_channel_free);

@@ -6,10 +6,15 @@
  * the completion record. Before that record, every failure resumes the
  * guest here.
  *
- * Disks are copied in scan mode (sim and Xen disks have no tracked
- * datapath yet): the mirror re-reads the source each pass and sends the
- * blocks whose hash changed. Passes are pipelined: one more pass is always
- * queued, so a pass's size is known exactly when the next one starts.
+ * A disk served through the domain's datapath daemon (the backend names
+ * its control socket) is copied by a tracked mirror job in that daemon: it
+ * sees every guest write, copies what is dirty and switches to synchronous
+ * mirroring by itself when dirty passes stop shrinking (at once with
+ * VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES), so a guest writing faster
+ * than the bandwidth still converges. Other disks are copied in scan mode:
+ * the mirror re-reads the source each pass and sends the blocks whose hash
+ * changed. Scan passes are pipelined: one more pass is always queued, so a
+ * pass's size is known exactly when the next one starts.
  */
 #define G_LOG_DOMAIN "xenmig-migration"
 
@@ -42,6 +47,8 @@ on_progress(const XmMirrorProgress *p, gpointer data)
         g_array_index(d->pass_start_sent, guint64, p->pass) = sent;
         d->started = p->pass;
     }
+    if (p->phase == XM_MIRROR_PHASE_SYNC)
+        d->went_sync = TRUE;
     d->last = *p;
     g_mutex_unlock(&job->lock);
 }
@@ -56,14 +63,35 @@ nbd_uri(const char *host, guint port, const char *export_name, gboolean tls)
                            export_name);
 }
 
+/* The domain's datapath control socket, or NULL: scan mode. */
+static char *
+disk_datapath(XmMigration *job, GError **error)
+{
+    const XmBackendOps *ops = xm_backend_ops(job->backend);
+
+    if (!ops->disk_datapath)
+        return NULL;
+    return ops->disk_datapath(job->backend, job->domid, error);
+}
+
 static gboolean
 start_mirrors(XmMigration *job, const XmCookie *in, GError **error)
 {
+    g_autoptr(GError) dp_err = NULL;
+    g_autofree char *control = disk_datapath(job, &dp_err);
+
+    if (dp_err) {
+        g_propagate_prefixed_error(error, g_steal_pointer(&dp_err),
+                                   _("cannot find the datapath of domain '%s': "),
+                                   job->def->name);
+        return FALSE;
+    }
     for (size_t i = 0; i < job->ndisks; i++) {
         XmMigDisk *d = &job->disks[i];
         const XmCookieDisk *cd = xm_cookie_find_disk(in, d->target);
         XmMirrorOptions opts = { 0 };
         g_autofree char *uri = NULL;
+        XmDiskCopier *m;
 
         if (!cd || !cd->export_name || !in->nbd_host) {
             g_set_error(error, XM_ERROR, XM_ERR_INTERNAL_ERROR,
@@ -78,31 +106,40 @@ start_mirrors(XmMigration *job, const XmCookie *in, GError **error)
         }
         uri = nbd_uri(in->nbd_host, cd->nbd_port ? cd->nbd_port : in->nbd_port,
                       cd->export_name, in->nbd_tls);
-        opts.mode = XM_MIRROR_SCAN;
         opts.connections = 2;
         opts.tls_dir = in->nbd_tls ? job->params.tls_dir : NULL;
         opts.verify = TRUE;
         opts.timeout_s = 30;
         d->owner = job;
         d->pass_start_sent = g_array_new(FALSE, TRUE, sizeof(guint64));
-        {
-            XmMirrorJob *m = xm_mirror_job_new(d->source_path, uri, &opts, error);
+        if (control) {
+            opts.mode = XM_MIRROR_TRACKED;
+            opts.auto_sync = TRUE;
+            m = xm_disk_copier_new_datapath(control, d->target, uri, &opts, on_progress, d);
+        } else {
+            opts.mode = XM_MIRROR_SCAN;
+            m = xm_disk_copier_new_local(d->source_path, uri, &opts, on_progress, d, error);
             if (!m)
                 return FALSE;
-            xm_mirror_job_set_progress_callback(m, on_progress, d);
-            /* published under the lock: stats and cancel read it */
-            g_mutex_lock(&job->lock);
-            d->mirror = m;
-            g_mutex_unlock(&job->lock);
-            if (xm_migration_is_cancelled(job))
-                xm_mirror_job_cancel(m);
         }
-        g_debug("disk %s: mirroring %s to %s", d->target, d->source_path, uri);
+        /* published under the lock: stats and cancel read it */
+        g_mutex_lock(&job->lock);
+        d->mirror = m;
+        g_mutex_unlock(&job->lock);
+        if (xm_migration_is_cancelled(job))
+            xm_disk_copier_cancel(m);
+        g_debug("disk %s: mirroring %s to %s (%s)", d->target, d->source_path, uri,
+                control ? "tracked by the datapath" : "scan mode");
     }
+    if (!control && (job->params.sync_writes || job->params.auto_converge))
+        g_message("domain '%s': its disks have no datapath; synchronous writes and "
+                  "auto-converge do not apply to the scan-mode copy", job->def->name);
     xm_migration_apply_bandwidth(job);
     for (size_t i = 0; i < job->ndisks; i++) {
-        if (!xm_mirror_job_start(job->disks[i].mirror, error))
+        if (!xm_disk_copier_start(job->disks[i].mirror, error))
             return FALSE;
+        if (job->params.sync_writes)
+            xm_disk_copier_request_sync(job->disks[i].mirror);
         job->disks[i].requested = 1;
     }
     return TRUE;
@@ -113,16 +150,12 @@ static gboolean
 check_mirrors(XmMigration *job, GError **error)
 {
     for (size_t i = 0; i < job->ndisks; i++) {
-        XmMirrorProgress p;
+        g_autoptr(GError) err = NULL;
 
-        xm_mirror_job_get_progress(job->disks[i].mirror, &p);
-        if (p.phase == XM_MIRROR_PHASE_FAILED || p.phase == XM_MIRROR_PHASE_CANCELLED) {
-            g_autoptr(GError) err = NULL;
-            if (!xm_mirror_job_complete(job->disks[i].mirror, NULL, &err)) {
-                g_set_error(error, XM_ERROR, err->code, _("copying disk '%s' failed: %s"),
-                            job->disks[i].target, err->message);
-                return FALSE;
-            }
+        if (!xm_disk_copier_check(job->disks[i].mirror, &err)) {
+            g_set_error(error, XM_ERROR, err->code, _("copying disk '%s' failed: %s"),
+                        job->disks[i].target, err->message);
+            return FALSE;
         }
     }
     return TRUE;
@@ -199,9 +232,9 @@ copy_disks(XmMigration *job, GError **error)
     guint64 best_delta = G_MAXUINT64;
 
     for (;;) {
-        guint64 last_delta = 0, rate = 0, budget;
-        guint min_done = G_MAXUINT;
-        gboolean converged;
+        guint64 last_delta = 0, rate = 0, budget, tracked_dirty = 0;
+        guint min_done = G_MAXUINT, tracked_pass = G_MAXUINT;
+        gboolean converged, tracked_ready = TRUE, tracked_sync = TRUE, scan = FALSE;
 
         if (!xm_migration_check_cancel(job, error) || !check_mirrors(job, error))
             return FALSE;
@@ -211,13 +244,28 @@ copy_disks(XmMigration *job, GError **error)
             XmMigDisk *d = &job->disks[i];
             guint done = d->started ? d->started - 1 : 0;
 
+            rate += d->last.rate;
+            if (xm_disk_copier_is_tracked(d->mirror)) {
+                /* tracked: after the bulk copy, what is dirty now is
+                 * what the paused guest's final drain would copy */
+                XmMirrorPhase ph = d->last.phase;
+                if (ph != XM_MIRROR_PHASE_DIRTY && ph != XM_MIRROR_PHASE_SYNC)
+                    tracked_ready = FALSE;
+                if (ph != XM_MIRROR_PHASE_SYNC)
+                    tracked_sync = FALSE;
+                tracked_dirty += d->last.dirty;
+                tracked_pass = MIN(tracked_pass, d->last.pass);
+                continue;
+            }
+            scan = TRUE;
             if (done >= 1) {
                 guint64 *s = (guint64 *) d->pass_start_sent->data;
                 last_delta += s[done + 1] - s[done];
             }
             min_done = MIN(min_done, done);
-            rate += d->last.rate;
         }
+        if (!scan)
+            min_done = tracked_pass == G_MAXUINT ? 0 : tracked_pass;
         job->passes = min_done;
         if (job->bandwidth_mib)
             rate = rate ? MIN(rate, job->bandwidth_mib * 1024 * 1024)
@@ -225,9 +273,26 @@ copy_disks(XmMigration *job, GError **error)
         else if (!rate)
             rate = DEFAULT_RATE;
         budget = job->max_downtime_ms * rate / 1000;
-        converged = min_done >= 2 && last_delta <= budget;
+        converged = (!scan || (min_done >= 2 && last_delta <= budget)) &&
+                    tracked_ready && last_delta + tracked_dirty <= budget;
         g_mutex_unlock(&job->lock);
 
+        if (!scan) {
+            if (converged) {
+                g_debug("tracked disks converged after %u passes: %" G_GUINT64_FORMAT
+                        " bytes dirty, budget %" G_GUINT64_FORMAT "%s", min_done,
+                        tracked_dirty, budget, tracked_sync ? " (synchronous)" : "");
+                return TRUE;
+            }
+            /* the engine switches by itself when passes stop shrinking;
+             * a slow shrink must not go on for ever either */
+            if (tracked_ready && !tracked_sync && min_done >= job->params.max_passes) {
+                for (size_t i = 0; i < job->ndisks; i++)
+                    xm_disk_copier_request_sync(job->disks[i].mirror);
+            }
+            g_usleep(POLL_MS * 1000);
+            continue;
+        }
         if (min_done > judged && min_done >= 2) {
             /* a new complete pass (the bulk pass is not judged) */
             if (best_delta != G_MAXUINT64 &&
@@ -257,7 +322,7 @@ copy_disks(XmMigration *job, GError **error)
             g_mutex_unlock(&job->lock);
             if (more) {
                 d->requested++;
-                xm_mirror_job_request_pass(d->mirror);
+                xm_disk_copier_request_pass(d->mirror);
             }
         }
         g_usleep(POLL_MS * 1000);
@@ -392,16 +457,18 @@ send_memory(XmMigration *job, GError **error)
 static gboolean
 drain_disks(XmMigration *job, GString *record, GError **error)
 {
+    gint64 t0 = g_get_monotonic_time();
+
     xm_migration_set_state(job, XM_MIGRATION_STATE_DRAINING);
     xm_migration_apply_bandwidth(job);
     for (size_t i = 0; i < job->ndisks; i++)
-        xm_mirror_job_request_pass(job->disks[i].mirror);
+        xm_disk_copier_request_pass(job->disks[i].mirror);
     for (size_t i = 0; i < job->ndisks; i++) {
         XmMigDisk *d = &job->disks[i];
         XmMirrorResult res = { 0 };
         g_autoptr(GError) err = NULL;
 
-        if (!xm_mirror_job_complete(d->mirror, &res, &err)) {
+        if (!xm_disk_copier_complete(d->mirror, &res, job->cancellable, &err)) {
             g_set_error(error, XM_ERROR, err->code, _("final copy of disk '%s' failed: %s"),
                         d->target, err->message);
             return FALSE;
@@ -414,6 +481,10 @@ drain_disks(XmMigration *job, GString *record, GError **error)
         memcpy(d->checksum, res.source_checksum, sizeof(d->checksum));
         g_string_append_printf(record, "%s %s\n", d->target, d->checksum);
     }
+    g_mutex_lock(&job->lock);
+    job->disk_drain_ms = (g_get_monotonic_time() - t0) / 1000;
+    g_mutex_unlock(&job->lock);
+    g_debug("disks drained and verified in %" G_GUINT64_FORMAT " ms", job->disk_drain_ms);
     xm_migration_set_state(job, XM_MIGRATION_STATE_VERIFYING);
     return xm_migration_check_cancel(job, error);
 }
@@ -427,7 +498,7 @@ fail(XmMigration *job, GError **error)
 
     for (size_t i = 0; i < job->ndisks; i++) {
         if (job->disks[i].mirror)
-            xm_mirror_job_cancel(job->disks[i].mirror);
+            xm_disk_copier_cancel(job->disks[i].mirror);
     }
     g_mutex_lock(&job->lock);
     ch = g_steal_pointer(&job->channel);

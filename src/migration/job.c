@@ -206,7 +206,7 @@ xm_migration_cancel(XmMigration *job)
     /* never blocks: safe under the lock, which keeps the mirrors alive */
     for (size_t i = 0; i < job->ndisks; i++) {
         if (job->disks[i].mirror)
-            xm_mirror_job_cancel(job->disks[i].mirror);
+            xm_disk_copier_cancel(job->disks[i].mirror);
     }
     g_mutex_unlock(&job->lock);
     g_debug("migration of '%s': cancel requested", job->def->name);
@@ -224,6 +224,7 @@ xm_migration_get_stats(XmMigration *job, XmMigrationStats *st)
     st->elapsed_ms = (now - job->start_us) / 1000;
     st->setup_time_ms = job->setup_done_us ? (job->setup_done_us - job->start_us) / 1000 : 0;
     st->downtime_ms = job->downtime_ms;
+    st->disk_drain_ms = job->disk_drain_ms;
     for (size_t i = 0; i < job->ndisks; i++) {
         XmMigDisk *d = &job->disks[i];
         XmMirrorProgress p;
@@ -232,12 +233,16 @@ xm_migration_get_stats(XmMigration *job, XmMigrationStats *st)
         if (d->mirror) {
             guint64 est;
 
-            xm_mirror_job_get_progress(d->mirror, &p);
+            xm_disk_copier_get_progress(d->mirror, &p);
             /* The mirror restarts its count every pass; callers (virsh
              * --verbose) want a figure that only grows. After the bulk
              * copy, what the last complete pass had to send is the best
              * estimate of what is still dirty. */
-            if (d->started <= 1 && p.phase != XM_MIRROR_PHASE_DONE) {
+            if (xm_disk_copier_is_tracked(d->mirror)) {
+                /* the tracked job counts what is dirty or in flight */
+                est = p.phase == XM_MIRROR_PHASE_DONE ? d->capacity
+                                                      : MIN(p.done, d->capacity);
+            } else if (d->started <= 1 && p.phase != XM_MIRROR_PHASE_DONE) {
                 est = MIN(p.done, d->capacity);
             } else {
                 guint done = d->started ? d->started - 1 : 0;
@@ -250,6 +255,10 @@ xm_migration_get_stats(XmMigration *job, XmMigrationStats *st)
                       : d->capacity - MIN(pending, d->capacity);
             }
             d->reported = MAX(d->reported, est);
+            if (xm_disk_copier_is_tracked(d->mirror)) {
+                st->disks_tracked++;
+                st->disks_synchronous += d->went_sync;
+            }
             st->disk_processed += d->reported;
             st->disk_sent += p.sent;
             st->disk_bps += p.rate;
@@ -302,7 +311,7 @@ xm_migration_apply_bandwidth(XmMigration *job)
     per_disk = bw ? (memory ? bw / 2.0 : (double) bw) / job->ndisks : 0;
     for (size_t i = 0; i < job->ndisks; i++) {
         if (job->disks[i].mirror)
-            xm_mirror_job_set_bandwidth(job->disks[i].mirror, per_disk);
+            xm_disk_copier_set_bandwidth(job->disks[i].mirror, per_disk);
     }
 }
 
@@ -320,7 +329,7 @@ xm_migration_memory_rate_limit(XmMigration *job)
         XmMirrorProgress p;
         if (!job->disks[i].mirror)
             continue;
-        xm_mirror_job_get_progress(job->disks[i].mirror, &p);
+        xm_disk_copier_get_progress(job->disks[i].mirror, &p);
         if (p.phase == XM_MIRROR_PHASE_BULK || p.phase == XM_MIRROR_PHASE_DIRTY ||
             p.phase == XM_MIRROR_PHASE_DRAIN)
             disk_bps += p.rate;
@@ -371,7 +380,7 @@ xm_migration_free(XmMigration *job)
         g_thread_join(job->worker);
     for (size_t i = 0; i < job->ndisks; i++) {
         XmMigDisk *d = &job->disks[i];
-        g_clear_pointer(&d->mirror, xm_mirror_job_free);
+        g_clear_pointer(&d->mirror, xm_disk_copier_free);
         g_clear_pointer(&d->server, xm_nbd_server_free);
         if (d->pass_start_sent)
             g_array_unref(d->pass_start_sent);

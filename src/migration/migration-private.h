@@ -30,6 +30,7 @@ gboolean xm_migration_probe_port(const char *host, guint min, guint max,
 
 #include "migration/channel.h"
 #include "migration/cookie.h"
+#include "migration/disk-copier.h"
 
 #define XM_MIGRATION_DEFAULT_DOWNTIME_MS 300
 #define XM_MIGRATION_DEFAULT_TIMEOUT_S 60
@@ -51,12 +52,13 @@ typedef struct {
     XmDiskFormat format;
     /* source */
     char *source_path;
-    XmMirrorJob *mirror;
+    XmDiskCopier *mirror;     /* scan in-process, or tracked by the datapath */
     guint requested;          /* passes asked of the mirror (bulk included) */
     guint started;            /* highest pass seen starting */
     GArray *pass_start_sent;  /* guint64 per pass: mirror "sent" at its start */
     XmMirrorProgress last;    /* last progress snapshot */
     guint64 reported;         /* disk_processed reported so far (monotonic) */
+    gboolean went_sync;       /* tracked: seen in synchronous mode */
     char checksum[33];
     /* destination */
     char *dest_path;
@@ -81,6 +83,7 @@ struct _XmMigration {
     gint64 start_us;
     gint64 setup_done_us;
     guint64 downtime_ms;
+    guint64 disk_drain_ms;
     guint64 bandwidth_mib;
     guint64 max_downtime_ms;
     guint passes;
