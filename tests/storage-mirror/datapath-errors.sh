@@ -9,6 +9,9 @@
 #   busy-control   a second daemon on the same control socket is refused;
 #                  the first one is unharmed
 #   malformed      a peer answering nonsense: XM_ERR_INTERNAL_ERROR (1)
+#   dest-dies      the destination dies under a synchronous job while the
+#                  guest writes: no guest write fails, PROGRESS says failed,
+#                  COMPLETE reports the error, a new job can start
 set -euo pipefail
 . "$(dirname "$0")/datapath-lib.sh"
 require qemu-io qemu-nbd timeout
@@ -146,6 +149,46 @@ PY
     # a well-formed ERR keeps its code and message
     out=$("$CLIENT" ping "$CTL") && fail "ERR 42 taken for success"
     [ "$out" = "ERR 42 no such domain" ] || fail "ERR not passed through: $out"
+    ;;
+dest-dies)
+    truncate -s 16M "$tmp/dst.img"
+    start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst.sock" "$tmp/dst.img"
+    DEST_PID=$BG_PID
+    wait_for test -S "$tmp/dst.sock" || fail "qemu-nbd did not start"
+    spawn_datapath "xvda=$img=$tmp/a.sock"
+    dp mirror xvda "nbd+unix:///?socket=$tmp/dst.sock" sync=1 timeout=5 >/dev/null
+    wait_phase xvda sync 20
+    guest_write() {
+        qemu-io --image-opts "driver=nbd,server.type=unix,server.path=$tmp/a.sock" \
+            -c "write -P $1 $(( $1 * MiB )) 256k" >/dev/null
+    }
+    guest_write 3 || dp_fail "guest write failed in sync mode"
+    kill -KILL "$DEST_PID"
+    wait "$DEST_PID" 2>/dev/null || true
+    # the hook never fails a guest write; the job fails instead
+    for i in 4 5 6; do
+        guest_write "$i" || dp_fail "guest write $i failed after the destination died"
+    done
+    for _ in $(seq 100); do
+        phase=$(field phase "$(dp progress xvda)")
+        [ "$phase" = failed ] && break
+        sleep 0.1
+    done
+    [ "$phase" = failed ] || dp_fail "job did not fail: $phase"
+    out=$(dp_err '[0-9]*' complete xvda)
+    case "$out" in "ERR 1 "*|"ERR 55 "*) dp_fail "unexpected COMPLETE error: $out" ;; esac
+    grep -q "COMPLETE xvda: failed" "$DPLOG" || dp_fail "failed COMPLETE not logged"
+    dp_err 55 progress xvda >/dev/null
+    qemu-io --image-opts "driver=nbd,server.type=unix,server.path=$tmp/a.sock" \
+        -c "read -P 6 $((6 * MiB)) 256k" >/dev/null || dp_fail "guest data lost"
+    # a new job to a new destination
+    truncate -s 16M "$tmp/dst2.img"
+    start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst2.sock" "$tmp/dst2.img"
+    wait_for test -S "$tmp/dst2.sock" || fail "qemu-nbd did not start"
+    dp mirror xvda "nbd+unix:///?socket=$tmp/dst2.sock" verify=1 >/dev/null
+    wait_phase xvda dirty 20
+    [ "$(field verified "$(dp complete xvda)")" = 1 ] || dp_fail "new job not verified"
+    cmp "$img" "$tmp/dst2.img" || dp_fail "new destination differs"
     ;;
 *)
     fail "unknown case $1"

@@ -54,14 +54,15 @@ dp() {
     printf '%s\n' "$out"
 }
 
-# dp_err CODE CMD ARGS...: a client call that must fail with error CODE.
+# dp_err CODE CMD ARGS...: a client call that must fail with error CODE (a
+# case pattern, e.g. [0-9]* for any).
 dp_err() {
     local code=$1 out rc=0
     shift
     out=$("$CLIENT" "$1" "$CTL" "${@:2}") || rc=$?
     [ "$rc" = 1 ] || dp_fail "$1 ${*:2}: expected error $code, got rc=$rc: $out"
     case "$out" in
-        "ERR $code "*) printf '%s\n' "$out" ;;
+        ERR\ $code\ *) printf '%s\n' "$out" ;;
         *) dp_fail "$1 ${*:2}: expected error $code, got: $out" ;;
     esac
 }

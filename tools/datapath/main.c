@@ -323,6 +323,9 @@ main(int argc, char **argv)
     textdomain(GETTEXT_PACKAGE);
     /* a control client or guest that goes away is a write error, not death */
     signal(SIGPIPE, SIG_IGN);
+    /* nor is a hang-up of whatever terminal started us: the guest's disks
+     * depend on this process */
+    signal(SIGHUP, SIG_IGN);
     /* exec keeps the spawner's signal mask (libvirtd blocks some) */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

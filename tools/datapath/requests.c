@@ -214,12 +214,15 @@ do_mirror(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
     gboolean sync = FALSE, ok, cancelled;
     const char *uri = arg_required(args, "uri", error);
     g_autofree char *where = NULL;
+    g_autofree char *bandwidth_text = NULL;
     g_autoptr(GError) err = NULL;
     XmMirrorJob *job;
 
     if (!uri || !mirror_options(args, &opts, &sync, error))
         return FALSE;
     where = describe_uri(uri);
+    bandwidth_text = opts.bandwidth_mib > 0
+        ? g_strdup_printf("%g MiB/s", opts.bandwidth_mib) : g_strdup("unlimited");
 
     g_mutex_lock(&dp->lock);
     if (dp->quitting || disk->job || disk->busy) {
@@ -270,9 +273,9 @@ do_mirror(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
         g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
     }
-    g_message("MIRROR %s to %s: started (bandwidth %g MiB/s%s%s%s)", disk->target,
-              where, opts.bandwidth_mib, sync ? ", sync" : "",
-              opts.auto_sync ? ", auto-sync" : "", opts.verify ? ", verify" : "");
+    g_message("MIRROR %s to %s: started (bandwidth %s%s%s%s)", disk->target, where,
+              bandwidth_text, sync ? ", sync" : "", opts.auto_sync ? ", auto-sync" : "",
+              opts.verify ? ", verify" : "");
     return TRUE;
 }
 
