@@ -65,6 +65,10 @@ xm_disk_copier_new_local(const char *source, const char *dest_uri,
         return NULL;
     }
     xm_mirror_job_set_progress_callback(c->job, local_progress, c);
+    /* hash the destination between passes, so that the paused final
+     * verification reads only what the last passes changed */
+    if (opts && opts->verify)
+        xm_mirror_job_preverify(c->job);
     return c;
 }
 
