@@ -83,7 +83,10 @@ typedef enum {
  * so it must be thread-safe.
  *
  * A trim the image cannot perform (discard is advisory) leaves the data
- * in place and is not reported.
+ * in place and is not reported. A write, zero or trim that failed on the
+ * image may still have changed part of its range: it is reported as
+ * %XM_NBD_TRIM (contents unknown, read them back) and the client gets
+ * the error whatever the hook returns.
  *
  * Returns: TRUE on success; FALSE makes the client get EIO for the request.
  */

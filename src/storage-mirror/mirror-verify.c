@@ -320,8 +320,6 @@ xm_mirror_preverify_step(XmMirrorJob *job, GError **error)
     if (job->pv_cursor >= job->nvchunks)
         job->pv_next_sweep = g_get_monotonic_time() + XM_MIRROR_PREVERIFY_INTERVAL_US;
     g_mutex_unlock(&job->vlock);
-    if (ok)
-        xm_mirror_notify(job);
     return ok;
 }
 

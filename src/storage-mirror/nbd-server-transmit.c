@@ -270,6 +270,14 @@ finish_write(Transmit *t, const Request *r, XmNbdWriteKind kind,
     return err;
 }
 
+/* A modification that failed on the image may still have changed part of
+ * its range: trackers learn that the range's contents are unknown. */
+static void
+report_failed(Transmit *t, const Request *r)
+{
+    xm_nbd_server_run_hook(t->c->server, XM_NBD_TRIM, r->offset, r->length, NULL);
+}
+
 static void
 reply(Transmit *t, const Request *r, int err)
 {
@@ -297,6 +305,8 @@ do_write(Transmit *t, const Request *r, const char *payload)
         xm_nbd_chunk_changed(t->c->server, r->offset, r->length);
         if (!err)
             err = finish_write(t, r, XM_NBD_WRITE, payload);
+        else
+            report_failed(t, r);
     }
     reply(t, r, err);
 }
@@ -319,6 +329,8 @@ do_write_zeroes(Transmit *t, const Request *r)
         xm_nbd_chunk_changed(t->c->server, r->offset, r->length);
         if (!err)
             err = finish_write(t, r, XM_NBD_WRITE_ZEROES, NULL);
+        else
+            report_failed(t, r);
     }
     reply(t, r, err);
 }
@@ -353,6 +365,8 @@ do_trim(Transmit *t, const Request *r)
             err = finish_write(t, r, XM_NBD_TRIM, NULL);
         else if (r->flags & NBD_CMD_FLAG_FUA)
             err = xm_nbd_image_flush(t->c->server);
+    } else {
+        report_failed(t, r);
     }
     reply(t, r, err);
 }

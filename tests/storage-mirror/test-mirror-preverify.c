@@ -281,6 +281,7 @@ test_tracked_writer(Fixture *f, gconstpointer data)
     Writer w = { .hot = HOT };
     guint64 dst_read0, dst_read;
     GThread *t;
+    gint64 t0;
 
     job = tracked_job(f, sync);
     xm_mirror_job_preverify(job);
@@ -298,13 +299,15 @@ test_tracked_writer(Fixture *f, gconstpointer data)
     xm_nbd_server_stop(f->src_server);
     xm_nbd_server_get_chunk_hash_stats(f->dst_server, NULL, &dst_read0);
     xm_mirror_job_get_progress(job, &before);
+    t0 = g_get_monotonic_time();
     g_assert_true(xm_mirror_job_complete(job, &res, &err));
     g_assert_no_error(err);
+    t0 = g_get_monotonic_time() - t0;
     xm_mirror_job_get_progress(job, &after);
     check_result(f, &res);
-    g_test_message("image %" G_GUINT64_FORMAT " MiB; read while paused: source %"
-                   G_GUINT64_FORMAT " KiB, destination %" G_GUINT64_FORMAT " KiB",
-                   f->size / MiB,
+    g_test_message("image %" G_GUINT64_FORMAT " MiB; complete() took %" G_GINT64_FORMAT
+                   " ms and read source %" G_GUINT64_FORMAT " KiB, destination %"
+                   G_GUINT64_FORMAT " KiB", f->size / MiB, t0 / 1000,
                    (after.verify_read_source - before.verify_read_source) / 1024,
                    (after.verify_read_dest - before.verify_read_dest) / 1024);
     /* at most the hot chunks (and one a last write straddled) */
@@ -326,19 +329,22 @@ test_tracked_no_preverify(Fixture *f, gconstpointer data)
     g_autoptr(XmMirrorJob) job = NULL;
     XmMirrorResult res = { 0 };
     XmMirrorProgress before, after;
+    gint64 t0;
 
     job = tracked_job(f, FALSE);
     g_usleep(500 * 1000);
     xm_nbd_server_stop(f->src_server);
     xm_mirror_job_get_progress(job, &before);
     g_assert_cmpuint(before.verified, ==, 0);
+    t0 = g_get_monotonic_time();
     g_assert_true(xm_mirror_job_complete(job, &res, &err));
     g_assert_no_error(err);
+    t0 = g_get_monotonic_time() - t0;
     xm_mirror_job_get_progress(job, &after);
     check_result(f, &res);
-    g_test_message("image %" G_GUINT64_FORMAT " MiB; read while paused: source %"
-                   G_GUINT64_FORMAT " KiB, destination %" G_GUINT64_FORMAT " KiB",
-                   f->size / MiB,
+    g_test_message("image %" G_GUINT64_FORMAT " MiB; complete() took %" G_GINT64_FORMAT
+                   " ms and read source %" G_GUINT64_FORMAT " KiB, destination %"
+                   G_GUINT64_FORMAT " KiB", f->size / MiB, t0 / 1000,
                    (after.verify_read_source - before.verify_read_source) / 1024,
                    (after.verify_read_dest - before.verify_read_dest) / 1024);
     g_assert_cmpuint(after.verify_read_source - before.verify_read_source, ==, f->size);

@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <libnbd.h>
 #include <string.h>
 #include <unistd.h>
@@ -256,6 +258,57 @@ test_corruption_caught(Fixture *f, gconstpointer data)
     g_assert_cmpuint(check_digest(f), ==, 0);
 }
 
+typedef struct {
+    gint calls;
+    XmNbdWriteKind kind;
+    guint64 offset;
+    guint64 length;
+} HookSeen;
+
+static gboolean
+seen_hook(gpointer data, XmNbdWriteKind kind, guint64 offset, guint64 length,
+          const void *buf, GError **error)
+{
+    HookSeen *h = data;
+
+    h->kind = kind;
+    h->offset = offset;
+    h->length = length;
+    g_atomic_int_inc(&h->calls);
+    return TRUE;
+}
+
+/* A write the image refuses (beyond RLIMIT_FSIZE: EFBIG) may have changed
+ * part of its range: its chunk hash is dropped and the hook hears of it as
+ * a trim, so a mirror re-reads the range instead of trusting old hashes. */
+static void
+test_failed_write(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    guint8 junk[8192];
+    HookSeen seen = { 0 };
+    struct rlimit old, lim;
+
+    memset(junk, 0x77, sizeof(junk));
+    g_assert_true(xm_nbd_server_enable_chunk_hashes(f->server, CHUNK, &err));
+    read_all_chunks(f);
+    xm_nbd_server_set_write_hook(f->server, seen_hook, &seen);
+    g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old), ==, 0);
+    lim = old;
+    lim.rlim_cur = 2 * CHUNK;
+    signal(SIGXFSZ, SIG_IGN);
+    g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &lim), ==, 0);
+    g_assert_cmpint(nbd_pwrite(f->nbd, junk, sizeof(junk), 3 * CHUNK, 0), ==, -1);
+    g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old), ==, 0);
+    xm_nbd_server_set_write_hook(f->server, NULL, NULL);
+    g_assert_cmpint(g_atomic_int_get(&seen.calls), ==, 1);
+    g_assert_cmpint(seen.kind, ==, XM_NBD_TRIM);
+    g_assert_cmpuint(seen.offset, ==, 3 * CHUNK);
+    g_assert_cmpuint(seen.length, ==, sizeof(junk));
+    g_assert_cmpuint(valid_chunks(f), ==, nchunks(f) - 1);
+    g_assert_cmpuint(check_digest(f), ==, CHUNK);
+}
+
 static void
 test_bad_args(Fixture *f, gconstpointer data)
 {
@@ -299,6 +352,8 @@ main(int argc, char **argv)
                test_writes_invalidate, teardown);
     g_test_add("/nbd-server/digest/corruption-caught", Fixture, even, setup,
                test_corruption_caught, teardown);
+    g_test_add("/nbd-server/digest/failed-write", Fixture, even, setup,
+               test_failed_write, teardown);
     g_test_add("/nbd-server/digest/bad-args", Fixture, even, setup,
                test_bad_args, teardown);
     return g_test_run();
