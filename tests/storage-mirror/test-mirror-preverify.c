@@ -317,6 +317,8 @@ test_tracked_writer(Fixture *f, gconstpointer data)
     /* the destination's digest re-read only what the job wrote since its
      * chunks were read (in the final verification at most the hot ones) */
     xm_nbd_server_get_chunk_hash_stats(f->dst_server, NULL, &dst_read);
+    g_test_message("the destination's digest read %" G_GUINT64_FORMAT " KiB",
+                   (dst_read - dst_read0) / 1024);
     g_assert_cmpuint(dst_read - dst_read0, <=, HOT + CHUNK);
     g_free(w.uri);
 }
@@ -420,6 +422,7 @@ test_scan(Fixture *f, gconstpointer data)
     XmMirrorOptions o = { .mode = XM_MIRROR_SCAN, .verify = TRUE };
     XmMirrorResult res = { 0 };
     XmMirrorProgress before, after;
+    gint64 t0;
 
     job = xm_mirror_job_new(f->src, f->dst_uri, &o, &err);
     g_assert_no_error(err);
@@ -431,10 +434,19 @@ test_scan(Fixture *f, gconstpointer data)
     poke_file(f->src, CHUNK + 8192, 0x42, 4096);
     poke_file(f->src, f->size - 4096, 0x43, 4096);
     xm_mirror_job_get_progress(job, &before);
+    t0 = g_get_monotonic_time();
     g_assert_true(xm_mirror_job_complete(job, &res, &err));
     g_assert_no_error(err);
+    t0 = g_get_monotonic_time() - t0;
     xm_mirror_job_get_progress(job, &after);
     check_result(f, &res);
+    g_test_message("image %" G_GUINT64_FORMAT " MiB; complete() took %" G_GINT64_FORMAT
+                   " ms; passes read %" G_GUINT64_FORMAT " KiB of the source, "
+                   "verification %" G_GUINT64_FORMAT " KiB of the source and %"
+                   G_GUINT64_FORMAT " KiB of the destination", f->size / MiB, t0 / 1000,
+                   (after.scanned - before.scanned) / 1024,
+                   (after.verify_read_source - before.verify_read_source) / 1024,
+                   (after.verify_read_dest - before.verify_read_dest) / 1024);
     /* the source was read once, by the final pass */
     g_assert_cmpuint(after.scanned - before.scanned, ==, f->size);
     g_assert_cmpuint(after.verify_read_source - before.verify_read_source, ==, 0);
@@ -452,6 +464,7 @@ test_scan_no_preverify_unchanged(Fixture *f, gconstpointer data)
     XmMirrorOptions o = { .mode = XM_MIRROR_SCAN, .verify = TRUE };
     XmMirrorResult res = { 0 };
     XmMirrorProgress before, after;
+    gint64 t0;
 
     job = xm_mirror_job_new(f->src, f->dst_uri, &o, &err);
     g_assert_no_error(err);
@@ -461,10 +474,19 @@ test_scan_no_preverify_unchanged(Fixture *f, gconstpointer data)
     poke_file(f->src, CHUNK + 8192, 0x42, 4096);
     xm_mirror_job_request_pass(job);
     xm_mirror_job_get_progress(job, &before);
+    t0 = g_get_monotonic_time();
     g_assert_true(xm_mirror_job_complete(job, &res, &err));
     g_assert_no_error(err);
+    t0 = g_get_monotonic_time() - t0;
     xm_mirror_job_get_progress(job, &after);
     check_result(f, &res);
+    g_test_message("image %" G_GUINT64_FORMAT " MiB; complete() took %" G_GINT64_FORMAT
+                   " ms; passes read %" G_GUINT64_FORMAT " KiB of the source, "
+                   "verification %" G_GUINT64_FORMAT " KiB of the source and %"
+                   G_GUINT64_FORMAT " KiB of the destination", f->size / MiB, t0 / 1000,
+                   (after.scanned - before.scanned) / 1024,
+                   (after.verify_read_source - before.verify_read_source) / 1024,
+                   (after.verify_read_dest - before.verify_read_dest) / 1024);
     /* without preverify: the requested pass, then both images whole */
     g_assert_cmpuint(after.verify_read_source - before.verify_read_source, ==, f->size);
     g_assert_cmpuint(after.verify_read_dest - before.verify_read_dest, ==, f->size);
