@@ -9,6 +9,8 @@
 #   busy-control   a second daemon on the same control socket is refused;
 #                  the first one is unharmed
 #   malformed      a peer answering nonsense: XM_ERR_INTERNAL_ERROR (1)
+#   too-many       idle control connections beyond the cap are refused with
+#                  ERR 87; once they close, requests work again
 #   dest-dies      the destination dies under a synchronous job while the
 #                  guest writes: no guest write fails, PROGRESS says failed,
 #                  COMPLETE reports the error, a new job can start
@@ -149,6 +151,31 @@ PY
     # a well-formed ERR keeps its code and message
     out=$("$CLIENT" ping "$CTL") && fail "ERR 42 taken for success"
     [ "$out" = "ERR 42 no such domain" ] || fail "ERR not passed through: $out"
+    ;;
+too-many)
+    spawn_datapath "xvda=$img=$tmp/a.sock"
+    # 64 idle connections held open by a helper until its stdin closes
+    mkfifo "$tmp/hold"
+    /usr/bin/python3 -c '
+import socket, sys
+conns = []
+for _ in range(64):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    conns.append(s)
+print("held", flush=True)
+sys.stdin.read()
+' "$CTL" < "$tmp/hold" > "$tmp/held" &
+    _bg_pids+=("$!")
+    HOLDER=$!
+    exec 8> "$tmp/hold"
+    wait_for grep -q held "$tmp/held" || fail "could not open 64 connections"
+    sleep 0.3
+    dp_err 87 ping >/dev/null
+    exec 8>&-
+    wait "$HOLDER" || true
+    for _ in $(seq 50); do "$CLIENT" ping "$CTL" >/dev/null && break; sleep 0.1; done
+    dp ping >/dev/null
     ;;
 dest-dies)
     truncate -s 16M "$tmp/dst.img"

@@ -6,7 +6,8 @@
  *   test-datapath-client spawn CONTROL PIDFILE LOG TARGET=IMAGE=SOCKET...
  *   test-datapath-client ping|quit CONTROL
  *   test-datapath-client mirror CONTROL TARGET URI [KEY=VALUE...]
- *        (keys: bandwidth sync auto_sync verify granularity connections timeout)
+ *        (keys: bandwidth sync auto_sync verify granularity connections
+ *         tls_dir timeout)
  *   test-datapath-client progress|sync|cancel CONTROL TARGET
  *   test-datapath-client bandwidth CONTROL TARGET MIB
  *   test-datapath-client complete CONTROL TARGET [CANCEL-AFTER-MS]
@@ -54,6 +55,8 @@ mirror_option(const char *kv, XmMirrorOptions *o, gboolean *sync)
         o->granularity = g_ascii_strtoull(v, NULL, 10);
     else if (g_str_equal(key, "connections"))
         o->connections = atoi(v);
+    else if (g_str_equal(key, "tls_dir"))
+        o->tls_dir = v;
     else if (g_str_equal(key, "timeout"))
         o->timeout_s = atoi(v);
     else

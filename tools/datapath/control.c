@@ -21,6 +21,8 @@
 
 /* a request is short; anything longer is a confused or hostile peer */
 #define MAX_REQUEST 8192
+/* each connection is a thread; the migration job needs a handful */
+#define MAX_CONNECTIONS 64
 
 typedef struct {
     Datapath *dp;
@@ -162,10 +164,20 @@ dp_control_accept(Datapath *dp)
             g_warning("accept on %s: %s", dp->control_path, g_strerror(errno));
         return;
     }
+    g_mutex_lock(&dp->lock);
+    if (dp->conns->len >= MAX_CONNECTIONS) {
+        g_autofree char *reply = g_strdup_printf("ERR %d %s", XM_ERR_RESOURCE_BUSY,
+                                                 _("too many control connections"));
+
+        g_mutex_unlock(&dp->lock);
+        g_warning("refusing a control connection: %u are open", MAX_CONNECTIONS);
+        send_reply(fd, reply);
+        close(fd);
+        return;
+    }
     c = g_new0(DpConn, 1);
     c->dp = dp;
     c->fd = fd;
-    g_mutex_lock(&dp->lock);
     g_ptr_array_add(dp->conns, c);
     c->thread = g_thread_new("dp-control", conn_thread, c);
     g_mutex_unlock(&dp->lock);
