@@ -76,27 +76,46 @@ read_pid_file(const char *pid_file, GError **error)
     return (pid_t) pid;
 }
 
-/* Waits for the daemon's first process; FALSE on timeout (then it is
- * killed, and the daemon, whose report can no longer be read, gives up). */
+/* Whether @pid is a xenmig-datapath serving @control. */
+static gboolean
+runs_control(pid_t pid, const char *control)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int) pid);
+    g_autofree char *cmdline = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(path, &cmdline, &len, NULL))
+        return FALSE;
+    for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1)
+        if (g_str_equal(cmdline + off, control))
+            return TRUE;
+    return FALSE;
+}
+
+/* Waits for the daemon's first process and stores its wait status, or -1
+ * when someone else reaped it (SIGCHLD ignored or handled by the caller).
+ * FALSE on timeout: then it is killed, and the daemon, whose report can no
+ * longer be read, gives up by itself. */
 static gboolean
 wait_first_process(GPid pid, int *status)
 {
     gint64 deadline = g_get_monotonic_time() + SPAWN_TIMEOUT_US;
+    gboolean reaped_elsewhere = FALSE;
 
     for (;;) {
-        pid_t r = waitpid(pid, status, WNOHANG);
+        pid_t r = reaped_elsewhere ? -1 : waitpid(pid, status, WNOHANG);
 
         if (r == pid)
             return TRUE;
-        if (r < 0 && errno != EINTR) {
-            /* someone else reaped it (a SIGCHLD handler): assume success
-             * and let the pid file decide */
-            *status = 0;
+        if (r < 0 && errno == ECHILD)
+            reaped_elsewhere = TRUE;
+        if (reaped_elsewhere && kill(pid, 0) < 0 && errno == ESRCH) {
+            *status = -1;
             return TRUE;
         }
         if (g_get_monotonic_time() > deadline) {
             kill(pid, SIGKILL);
-            while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+            while (!reaped_elsewhere && waitpid(pid, status, 0) < 0 && errno == EINTR)
                 ;
             return FALSE;
         }
@@ -163,6 +182,17 @@ xm_datapath_spawn(const char *control, const char *pid_file,
                     _("the datapath daemon %s was not ready within %d s"),
                     program, (int) (SPAWN_TIMEOUT_US / G_USEC_PER_SEC));
         goto out;
+    }
+    if (status == -1) {
+        /* exit status unknown: a pid file naming a live daemon on
+         * @control (not a stale one) means it started */
+        pid_t daemon_pid = read_pid_file(pid_file, NULL);
+
+        if (daemon_pid > 0 && runs_control(daemon_pid, control)) {
+            result = daemon_pid;
+            goto out;
+        }
+        status = 1 << 8;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         why = log_fd >= 0 ? last_log_line(log_fd, log_start) : NULL;

@@ -9,6 +9,8 @@
 #   busy-control   a second daemon on the same control socket is refused;
 #                  the first one is unharmed
 #   malformed      a peer answering nonsense: XM_ERR_INTERNAL_ERROR (1)
+#   sigchld-ignored  spawn in a caller that ignores SIGCHLD: it still
+#                  returns the daemon's pid, or the daemon's failure reason
 #   too-many       idle control connections beyond the cap are refused with
 #                  ERR 87; once they close, requests work again
 #   dest-dies      the destination dies under a synchronous job while the
@@ -151,6 +153,18 @@ PY
     # a well-formed ERR keeps its code and message
     out=$("$CLIENT" ping "$CTL") && fail "ERR 42 taken for success"
     [ "$out" = "ERR 42 no such domain" ] || fail "ERR not passed through: $out"
+    ;;
+sigchld-ignored)
+    export DATAPATH_TEST_IGNORE_SIGCHLD=1
+    out=$("$CLIENT" spawn "$CTL" "$PIDF" "$DPLOG" \
+        "xvda=$tmp/nosuch.img=$tmp/a.sock") && fail "spawn with a missing image worked"
+    case "$out" in
+        "ERR 9 "*"did not start"*"nosuch.img"*) ;;
+        *) fail "spawn error lacks the daemon's reason: $out" ;;
+    esac
+    assert_nothing_left
+    spawn_datapath "xvda=$img=$tmp/a.sock"
+    dp ping >/dev/null
     ;;
 too-many)
     spawn_datapath "xvda=$img=$tmp/a.sock"
