@@ -6,10 +6,44 @@
 # stopped verifies and leaves the destination identical to the source,
 # which the mirror itself never modified.
 #
-# Cases: writer
+# Cases: writer (the above), two-disks (jobs on two disks at once, their
+# COMPLETEs running in parallel on two connections)
 set -euo pipefail
 . "$(dirname "$0")/datapath-lib.sh"
 require qemu-io qemu-nbd cmp sha256sum
+
+if [ "${1:?case}" = two-disks ]; then
+    for d in a b; do
+        truncate -s 24M "$tmp/$d.img" "$tmp/$d-dst.img"
+        dd if=/dev/urandom of="$tmp/$d.img" bs=1M count=6 conv=notrunc status=none
+        start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/$d-dst.sock" "$tmp/$d-dst.img"
+        wait_for test -S "$tmp/$d-dst.sock" || fail "qemu-nbd did not start"
+    done
+    spawn_datapath "xvda=$tmp/a.img=$tmp/a.sock" "xvdb=$tmp/b.img=$tmp/b.sock"
+    dp mirror xvda "nbd+unix:///?socket=$tmp/a-dst.sock" verify=1 bandwidth=20 >/dev/null
+    dp mirror xvdb "nbd+unix:///?socket=$tmp/b-dst.sock" verify=1 sync=1 >/dev/null
+    i=1
+    for d in a b; do
+        qemu-io --image-opts "driver=nbd,server.type=unix,server.path=$tmp/$d.sock" \
+            -c "write -P $((i += 1)) 20M 1M" >/dev/null || dp_fail "guest write on $d failed"
+    done
+    wait_phase xvdb sync 20
+    dp bandwidth xvda 0 >/dev/null
+    wait_phase xvda dirty 20
+    "$CLIENT" complete "$CTL" xvda > "$tmp/a.res" &
+    ca=$!
+    "$CLIENT" complete "$CTL" xvdb > "$tmp/b.res" &
+    cb=$!
+    _bg_pids+=("$ca" "$cb")
+    wait "$ca" || dp_fail "COMPLETE xvda: $(cat "$tmp/a.res")"
+    wait "$cb" || dp_fail "COMPLETE xvdb: $(cat "$tmp/b.res")"
+    for d in a b; do
+        [ "$(field verified "$(cat "$tmp/$d.res")")" = 1 ] || dp_fail "$d not verified"
+        cmp "$tmp/$d.img" "$tmp/$d-dst.img" || dp_fail "disk $d differs"
+    done
+    echo PASS
+    exit 0
+fi
 
 src=$tmp/src.img
 other=$tmp/other.img
