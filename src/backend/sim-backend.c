@@ -129,10 +129,12 @@ sim_open(XmBackend *backend, GError **error)
     sb = g_new0(SimBackend, 1);
     sb->backend = backend;
     sb->dir = g_build_filename(cfg->state_dir, "sim", NULL);
+    sim_datapath_init(sb);
     sb->wake_fd = -1;
     g_mutex_init(&sb->lock);
     sb->domains = g_hash_table_new_full(NULL, NULL, NULL,
                                         (GDestroyNotify) sim_domain_unref);
+    sb->starting = g_hash_table_new(NULL, NULL);
     if (cfg->sim_host_name) {
         sb->host = g_strdup(cfg->sim_host_name);
     } else {
@@ -175,8 +177,13 @@ sim_close(XmBackend *backend)
         return;
     sim_monitor_stop(sb);
     g_hash_table_destroy(sb->domains);
+    g_hash_table_destroy(sb->starting);
     g_mutex_clear(&sb->lock);
+    /* a short socket directory of our own goes once no datapath uses it */
+    if (sb->sock_dir && g_strcmp0(sb->sock_dir, sb->dir) != 0)
+        rmdir(sb->sock_dir);
     g_free(sb->dir);
+    g_free(sb->sock_dir);
     g_free(sb->host);
     g_free(sb->guest_prog);
     g_free(sb);
@@ -305,22 +312,11 @@ sim_info(XmBackend *backend, int domid, XmDomainInfo *info, GError **error)
     return TRUE;
 }
 
-/* Writes <domid>.conf for the guest program. */
+/* The disks the guest writes: writable ones, in definition order (the first
+ * one carries the heartbeat). */
 static gboolean
-write_guest_config(SimBackend *sb, int domid, const XmDomainDef *def,
-                   GError **error)
+guest_disks(const XmDomainDef *def, GPtrArray *out, GError **error)
 {
-    g_autoptr(GKeyFile) kf = g_key_file_new();
-    g_autoptr(GPtrArray) disks = g_ptr_array_new();
-    g_autofree char *path = sim_path(sb, domid, "conf");
-    g_autofree char *sock = sim_path(sb, domid, "sock");
-    g_autofree char *exitf = sim_path(sb, domid, "exit");
-    const char *grp = XM_SIM_CONFIG_GROUP;
-    char uuid[37];
-
-    xm_uuid_format(def->uuid, uuid);
-    /* writable disks only, in definition order: the first one carries the
-     * heartbeat */
     for (size_t i = 0; i < def->ndisks; i++) {
         const XmDiskDef *d = &def->disks[i];
         if (!d->source || d->readonly || d->device != XM_DISK_DEVICE_DISK)
@@ -333,11 +329,28 @@ write_guest_config(SimBackend *sb, int domid, const XmDomainDef *def,
                         d->target ? d->target : d->source);
             return FALSE;
         }
-        g_ptr_array_add(disks, d->source);
+        g_ptr_array_add(out, (gpointer) d);
     }
+    return TRUE;
+}
+
+/* Writes <domid>.conf for the guest program: @paths are what it opens, one
+ * per guest disk. The datapath's control socket is recorded for reconnect. */
+static gboolean
+write_guest_config(SimBackend *sb, SimDomain *dom, const XmDomainDef *def,
+                   char **paths, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autofree char *path = sim_path(sb, dom->domid, "conf");
+    g_autofree char *sock = sim_path(sb, dom->domid, "sock");
+    g_autofree char *exitf = sim_path(sb, dom->domid, "exit");
+    const char *grp = XM_SIM_CONFIG_GROUP;
+    char uuid[37];
+
+    xm_uuid_format(def->uuid, uuid);
     g_key_file_set_string(kf, grp, "name", def->name);
     g_key_file_set_string(kf, grp, "uuid", uuid);
-    g_key_file_set_integer(kf, grp, "domid", domid);
+    g_key_file_set_integer(kf, grp, "domid", dom->domid);
     g_key_file_set_uint64(kf, grp, "memory_kib",
                           def->current_memory_kib ? def->current_memory_kib
                                                   : def->max_memory_kib);
@@ -346,11 +359,13 @@ write_guest_config(SimBackend *sb, int domid, const XmDomainDef *def,
     g_key_file_set_uint64(kf, grp, "ram_dirty_mib_s", def->sim.ram_dirty_mib_s);
     g_key_file_set_uint64(kf, grp, "disk_write_mib_s", def->sim.disk_write_mib_s);
     g_key_file_set_integer(kf, grp, "heartbeat_ms", def->sim.heartbeat_ms);
-    g_key_file_set_string_list(kf, grp, "disks",
-                               (const char *const *) disks->pdata, disks->len);
+    g_key_file_set_string_list(kf, grp, "disks", (const char *const *) paths,
+                               g_strv_length(paths));
     g_key_file_set_string(kf, grp, "host", sb->host);
     g_key_file_set_string(kf, grp, "socket", sock);
     g_key_file_set_string(kf, grp, "exit_file", exitf);
+    if (dom->dp_control)
+        g_key_file_set_string(kf, grp, "datapath_control", dom->dp_control);
     return g_key_file_save_to_file(kf, path, error);
 }
 
@@ -391,6 +406,7 @@ check_new_domain(SimBackend *sb, const XmDomainDef *def, GError **error)
     return TRUE;
 }
 
+/* A new domid, marked as starting until start_done(). */
 static int
 alloc_domid(SimBackend *sb, GError **error)
 {
@@ -400,25 +416,34 @@ alloc_domid(SimBackend *sb, GError **error)
     id = sb->next_domid++;
     if (!save_next_domid(sb, error))
         id = -1;
+    else
+        g_hash_table_add(sb->starting, GINT_TO_POINTER(id));
     g_mutex_unlock(&sb->lock);
     return id;
 }
 
-/* Registers a started guest: pid file, pidfd, table, monitor. */
+static int
+start_done(SimBackend *sb, int domid, int result)
+{
+    g_mutex_lock(&sb->lock);
+    g_hash_table_remove(sb->starting, GINT_TO_POINTER(domid));
+    g_mutex_unlock(&sb->lock);
+    return result;
+}
+
+/* Registers a started guest: pid file, pidfd, table, monitor. Takes @dom. */
 static gboolean
-adopt(SimBackend *sb, int domid, pid_t pid, const XmDomainDef *def,
+adopt(SimBackend *sb, SimDomain *dom, pid_t pid, const XmDomainDef *def,
       GError **error)
 {
-    g_autofree char *pidpath = sim_path(sb, domid, "pid");
+    g_autofree char *pidpath = sim_path(sb, dom->domid, "pid");
     g_autofree char *pidtext = NULL;
-    SimDomain *dom = sim_domain_new(domid);
 
     memcpy(dom->uuid, def->uuid, 16);
-    dom->name = g_strdup(def->name);
     dom->pid = pid;
     dom->starttime = sim_proc_starttime(pid);
     dom->pidfd = sim_pidfd_open(pid);
-    dom->sock_path = sim_path(sb, domid, "sock");
+    dom->sock_path = sim_path(sb, dom->domid, "sock");
     dom->memory_kib = def->current_memory_kib ? def->current_memory_kib
                                               : def->max_memory_kib;
     dom->max_memory_kib = def->max_memory_kib;
@@ -427,47 +452,65 @@ adopt(SimBackend *sb, int domid, pid_t pid, const XmDomainDef *def,
     pidtext = g_strdup_printf("%d %" G_GUINT64_FORMAT "\n", (int) pid, dom->starttime);
     if (!g_file_set_contents(pidpath, pidtext, -1, error)) {
         sim_kill_and_wait(dom);
+        sim_datapath_stop(dom);
         sim_domain_unref(dom);
         return FALSE;
     }
     g_mutex_lock(&sb->lock);
-    g_hash_table_insert(sb->domains, GINT_TO_POINTER(domid), dom);
+    g_hash_table_insert(sb->domains, GINT_TO_POINTER(dom->domid), dom);
     g_mutex_unlock(&sb->lock);
     sim_monitor_wake(sb);
     return TRUE;
 }
 
+/* The datapath (if any) first, so that the guest finds its disks served;
+ * any failure stops what was started and removes its files. */
 static int
 start_guest(XmBackend *backend, const XmDomainDef *def, int restore_fd,
             gboolean paused, GCancellable *cancellable, GError **error)
 {
     SimBackend *sb = sim_of(backend);
+    g_autoptr(GPtrArray) disks = g_ptr_array_new();
+    g_auto(GStrv) paths = NULL;
+    SimDomain *dom;
     int domid;
     pid_t pid;
 
-    if (!check_new_domain(sb, def, error))
+    if (!check_new_domain(sb, def, error) || !guest_disks(def, disks, error))
         return -1;
     domid = alloc_domid(sb, error);
     if (domid < 0)
         return -1;
-    if (!write_guest_config(sb, domid, def, error)) {
+    dom = sim_domain_new(domid);
+    dom->name = g_strdup(def->name);
+    if (!sim_datapath_start(sb, dom, (const XmDiskDef *const *) disks->pdata,
+                            disks->len, &paths, error)) {
+        g_debug("sim domain %d: no datapath; logs kept in %s", domid, sb->dir);
+        sim_remove_files(sb, domid, TRUE);
+        sim_domain_unref(dom);
+        return start_done(sb, domid, -1);
+    }
+    if (!write_guest_config(sb, dom, def, paths, error)) {
+        sim_datapath_stop(dom);
         sim_remove_files(sb, domid, FALSE);
-        return -1;
+        sim_domain_unref(dom);
+        return start_done(sb, domid, -1);
     }
     pid = sim_spawn_guest(sb, domid, restore_fd, paused, cancellable, error);
     if (pid < 0) {
-        g_autofree char *log = sim_path(sb, domid, "log");
-        g_debug("sim domain %d failed to start; log kept in %s", domid, log);
+        g_debug("sim domain %d failed to start; logs kept in %s", domid, sb->dir);
+        sim_datapath_stop(dom);
         sim_remove_files(sb, domid, TRUE);
-        return -1;
+        sim_domain_unref(dom);
+        return start_done(sb, domid, -1);
     }
-    if (!adopt(sb, domid, pid, def, error)) {
+    if (!adopt(sb, dom, pid, def, error)) {
         sim_remove_files(sb, domid, FALSE);
-        return -1;
+        return start_done(sb, domid, -1);
     }
     g_debug("sim domain %d '%s' %s as pid %d", domid, def->name,
             restore_fd >= 0 ? "restored" : "started", (int) pid);
-    return domid;
+    return start_done(sb, domid, domid);
 }
 
 static int
@@ -502,6 +545,7 @@ sim_destroy(XmBackend *backend, int domid, GError **error)
         return FALSE;
     }
     sim_kill_and_wait(dom);
+    sim_datapath_stop(dom);
     sim_remove_files(sb, domid, FALSE);
     sim_monitor_wake(sb);
     sim_domain_unref(dom);
@@ -613,6 +657,17 @@ sim_disk_datapath(XmBackend *backend, int domid, GError **error)
     return dom ? g_strdup(dom->dp_control) : NULL;
 }
 
+/* Stops the datapath daemon of @domid whose guest is gone, if it runs. */
+static void
+stop_lost_datapath(SimBackend *sb, int domid)
+{
+    g_autoptr(SimDomain) tmp = sim_domain_new(domid);
+    g_autofree char *control = sim_sock_path(sb, domid, "dp.ctl");
+
+    sim_datapath_reconnect(sb, tmp, control);
+    sim_datapath_stop(tmp);
+}
+
 /* Re-adopts guests listed in the state directory whose process still runs;
  * forgets the files of those that died while nobody watched. */
 static gboolean
@@ -630,32 +685,51 @@ sim_reconnect(XmBackend *backend, int **domids, size_t *n, GError **error)
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autofree char *uuid = NULL;
         g_autofree char *reply = NULL;
+        g_autofree char *dp_control = NULL;
         guint64 start = 0;
         int domid, pid = 0;
-        gboolean known;
+        gboolean known, starting, dp_only;
+        char tail[16];
         SimDomain *dom;
 
-        if (!g_str_has_suffix(entry, ".pid"))
+        /* <domid>.pid: a guest; <domid>.dp.pid: its datapath */
+        if (sscanf(entry, "%d.%15s", &domid, tail) != 2 || domid <= 0)
             continue;
-        domid = atoi(entry);
-        if (domid <= 0)
+        if (strcmp(tail, "dp.pid") == 0)
+            dp_only = TRUE;
+        else if (strcmp(tail, "pid") == 0)
+            dp_only = FALSE;
+        else
             continue;
+        pidpath = sim_path(sb, domid, "pid");
         g_mutex_lock(&sb->lock);
         known = g_hash_table_contains(sb->domains, GINT_TO_POINTER(domid));
+        starting = g_hash_table_contains(sb->starting, GINT_TO_POINTER(domid));
         sb->next_domid = MAX(sb->next_domid, domid + 1);
         g_mutex_unlock(&sb->lock);
+        if (dp_only) {
+            /* a datapath without its guest: the start was cut short */
+            if (!known && !starting && !g_file_test(pidpath, G_FILE_TEST_EXISTS)) {
+                g_debug("sim domain %d: datapath without a guest; stopping it", domid);
+                stop_lost_datapath(sb, domid);
+                sim_remove_files(sb, domid, TRUE);
+            }
+            continue;
+        }
         if (known) {
             g_array_append_val(found, domid);
             continue;
         }
+        if (starting)
+            continue;
 
-        pidpath = sim_path(sb, domid, "pid");
         confpath = sim_path(sb, domid, "conf");
         if (!g_file_get_contents(pidpath, &pidtext, NULL, NULL) ||
             sscanf(pidtext, "%d %" G_GUINT64_FORMAT, &pid, &start) != 2 ||
             !sim_proc_alive(pid, start) ||
             !g_key_file_load_from_file(kf, confpath, G_KEY_FILE_NONE, NULL)) {
             g_debug("sim domain %d is gone; forgetting it", domid);
+            stop_lost_datapath(sb, domid);
             sim_remove_files(sb, domid, FALSE);
             continue;
         }
@@ -675,6 +749,17 @@ sim_reconnect(XmBackend *backend, int **domids, size_t *n, GError **error)
         dom->max_memory_kib = g_key_file_get_uint64(kf, XM_SIM_CONFIG_GROUP,
                                                     "max_memory_kib", NULL);
         dom->vcpus = g_key_file_get_integer(kf, XM_SIM_CONFIG_GROUP, "vcpus", NULL);
+        dp_control = g_key_file_get_string(kf, XM_SIM_CONFIG_GROUP, "datapath_control",
+                                           NULL);
+        if (dp_control && !sim_datapath_reconnect(sb, dom, dp_control)) {
+            /* its disks are gone: it would crash at its next write */
+            g_debug("sim domain %d lost its datapath; stopping it", domid);
+            sim_kill_and_wait(dom);
+            sim_datapath_stop(dom);
+            sim_remove_files(sb, domid, TRUE);
+            sim_domain_unref(dom);
+            continue;
+        }
         if (xm_sim_ctl_call(dom->sock_path, "info", -1, -1, 5000, &reply, NULL))
             dom->memory_kib = xm_sim_reply_get_u64(reply, "memory_kib", dom->memory_kib);
 

@@ -4,7 +4,9 @@
  * per guest (guests are not our children, so waitpid cannot see them), or
  * re-checks /proc every half second where pidfds are unavailable. The reason
  * comes from the exit file the guest writes: "shutdown", "reboot",
- * "crashed"; none means it was killed (DIED).
+ * "crashed"; none means it was killed (DIED). A guest whose datapath daemon
+ * died has lost its disks: it is killed and reported CRASHED. Either way
+ * the datapath goes with the guest.
  */
 #include "config.h"
 
@@ -48,10 +50,10 @@ exit_reason(SimBackend *sb, int domid)
     return XM_DOMAIN_EVENT_DIED;
 }
 
+/* @kind < 0: the reason from the exit file. */
 static void
-reap(SimBackend *sb, SimDomain *dom)
+reap(SimBackend *sb, SimDomain *dom, int kind)
 {
-    XmDomainEventKind kind;
     gboolean ours;
 
     g_mutex_lock(&sb->lock);
@@ -63,9 +65,11 @@ reap(SimBackend *sb, SimDomain *dom)
     if (!ours)
         return;
 
-    kind = exit_reason(sb, dom->domid);
+    if (kind < 0)
+        kind = exit_reason(sb, dom->domid);
     g_debug("sim domain %d (pid %d) is gone, event %d", dom->domid,
             (int) dom->pid, kind);
+    sim_datapath_stop(dom);
     sim_remove_files(sb, dom->domid,
                      kind == XM_DOMAIN_EVENT_DIED || kind == XM_DOMAIN_EVENT_CRASHED);
     xm_backend_emit_event(sb->backend, dom->domid, kind);
@@ -94,15 +98,18 @@ monitor_thread(gpointer data)
         if (stopping)
             break;
 
-        pfds = g_new0(struct pollfd, doms->len + 1);
+        /* [0] wake, then the guest and the datapath of each domain */
+        pfds = g_new0(struct pollfd, 2 * doms->len + 1);
         pfds[0].fd = sb->wake_fd;
         pfds[0].events = POLLIN;
         for (guint i = 0; i < doms->len; i++) {
             SimDomain *dom = doms->pdata[i];
-            pfds[i + 1].fd = dom->pidfd;     /* poll ignores negative fds */
-            pfds[i + 1].events = POLLIN;
+            pfds[2 * i + 1].fd = dom->pidfd;     /* poll ignores negative fds */
+            pfds[2 * i + 1].events = POLLIN;
+            pfds[2 * i + 2].fd = dom->dp_pidfd;
+            pfds[2 * i + 2].events = POLLIN;
         }
-        n += doms->len;
+        n += 2 * doms->len;
         if (poll(pfds, n, POLL_MS) < 0 && errno != EINTR)
             g_debug("monitor poll: %s", g_strerror(errno));
         if (pfds[0].revents) {
@@ -112,8 +119,14 @@ monitor_thread(gpointer data)
         }
         for (guint i = 0; i < doms->len; i++) {
             SimDomain *dom = doms->pdata[i];
-            if (pfds[i + 1].revents || !sim_proc_alive(dom->pid, dom->starttime))
-                reap(sb, dom);
+            if (pfds[2 * i + 1].revents || !sim_proc_alive(dom->pid, dom->starttime)) {
+                reap(sb, dom, -1);
+            } else if (pfds[2 * i + 2].revents || !sim_datapath_alive(dom)) {
+                g_debug("sim domain %d: datapath pid %d died; killing the guest",
+                        dom->domid, (int) dom->dp_pid);
+                sim_kill_and_wait(dom);
+                reap(sb, dom, XM_DOMAIN_EVENT_CRASHED);
+            }
         }
     }
     return NULL;

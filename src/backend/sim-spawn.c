@@ -31,6 +31,14 @@ sim_path(SimBackend *sb, int domid, const char *suffix)
     return g_build_filename(sb->dir, base, NULL);
 }
 
+char *
+sim_sock_path(SimBackend *sb, int domid, const char *suffix)
+{
+    g_autofree char *base = g_strdup_printf("%d.%s", domid, suffix);
+
+    return g_build_filename(sb->sock_dir, base, NULL);
+}
+
 /* Field 22 of /proc/PID/stat, and the state letter; FALSE if gone. */
 static gboolean
 read_stat(pid_t pid, char *state, guint64 *starttime)
@@ -104,19 +112,33 @@ sim_guest_program(void)
 void
 sim_remove_files(SimBackend *sb, int domid, gboolean keep_log)
 {
-    static const char *const suffixes[] = { "conf", "pid", "sock", "exit", "log" };
+    static const char *const suffixes[] = { "conf", "pid", "sock", "exit", "log",
+                                            "dp.pid", "dp.log" };
+    g_autofree char *sock_prefix = g_strdup_printf("%d.dp-", domid);
+    g_autofree char *control = sim_sock_path(sb, domid, "dp.ctl");
+    g_autoptr(GDir) dir = NULL;
+    const char *entry;
 
     for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
         g_autofree char *p = NULL;
-        if (keep_log && strcmp(suffixes[i], "log") == 0)
+        if (keep_log && g_str_has_suffix(suffixes[i], "log"))
             continue;
         p = sim_path(sb, domid, suffixes[i]);
         unlink(p);
     }
+    /* the datapath's sockets: control, and <domid>.dp-N.sock per disk */
+    unlink(control);
+    dir = g_dir_open(sb->sock_dir, 0, NULL);
+    while (dir && (entry = g_dir_read_name(dir))) {
+        if (g_str_has_prefix(entry, sock_prefix) && g_str_has_suffix(entry, ".sock")) {
+            g_autofree char *p = g_build_filename(sb->sock_dir, entry, NULL);
+            unlink(p);
+        }
+    }
 }
 
-static void
-kill_pid_and_wait(pid_t pid, guint64 starttime, int pidfd)
+void
+sim_kill_pid_and_wait(pid_t pid, guint64 starttime, int pidfd)
 {
     if (!sim_proc_alive(pid, starttime))
         return;
@@ -135,7 +157,7 @@ kill_pid_and_wait(pid_t pid, guint64 starttime, int pidfd)
 void
 sim_kill_and_wait(SimDomain *dom)
 {
-    kill_pid_and_wait(dom->pid, dom->starttime, dom->pidfd);
+    sim_kill_pid_and_wait(dom->pid, dom->starttime, dom->pidfd);
 }
 
 /* Reads the guest's start-up report: "pid N" then "ok" | "error MSG". */
@@ -303,7 +325,7 @@ sim_spawn_guest(SimBackend *sb, int domid, int restore_fd, gboolean paused,
     ok = read_status(status[0], restore_fd >= 0, cancellable, &pid, error);
     if (!ok) {
         if (pid > 0)
-            kill_pid_and_wait(pid, sim_proc_starttime(pid), -1);
+            sim_kill_pid_and_wait(pid, sim_proc_starttime(pid), -1);
         pid = -1;
     }
 
