@@ -221,6 +221,13 @@ sim_fixture_install_abort_handler(void)
 }
 
 void
+sim_test_init(int *argc, char ***argv)
+{
+    g_test_init(argc, argv, NULL);
+    sim_fixture_install_abort_handler();
+}
+
+void
 fill_image(const char *path, guint from_mib, guint to_mib, int byte)
 {
     g_autofree char *buf = g_malloc(MiB);
@@ -254,4 +261,148 @@ perform_thread(gpointer data)
 
     p->ok = xm_migration_perform(p->job, p->cookie, NULL, &p->err);
     return NULL;
+}
+
+void
+mig_init(Fixture *f, Mig *m, const char *name, guint heartbeat_ms, guint64 write_mib_s)
+{
+    memset(m, 0, sizeof(*m));
+    m->def = make_def(name, f->src_img, heartbeat_ms, write_mib_s);
+    m->ddef = dest_def(m->def, f->dst_img);
+    base_params(&m->ps, TRUE);
+    base_params(&m->pd, FALSE);
+}
+
+void
+mig_clear(Mig *m)
+{
+    g_free(m->c2);
+    g_free(m->c1);
+    g_clear_pointer(&m->dst, xm_migration_free);
+    g_clear_pointer(&m->src, xm_migration_free);
+    xm_domain_def_free(m->ddef);
+    xm_domain_def_free(m->def);
+    memset(m, 0, sizeof(*m));
+}
+
+void
+mig_start_guest(Fixture *f, Mig *m)
+{
+    m->domid = start_guest(f, m->def);
+}
+
+void
+mig_begin(Fixture *f, Mig *m)
+{
+    g_autoptr(GError) err = NULL;
+
+    m->src = xm_migration_begin(f->b[0], m->domid, m->def, &m->ps, &m->c1, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(m->src);
+}
+
+void
+mig_begin_prepare(Fixture *f, Mig *m)
+{
+    g_autoptr(GError) err = NULL;
+
+    mig_begin(f, m);
+    m->dst = xm_migration_prepare(f->b[1], m->ddef, m->c1, &m->pd, &m->c2, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(m->dst);
+}
+
+void
+mig_prepare_refused(Fixture *f, Mig *m, const char *why)
+{
+    g_autoptr(GError) err = NULL;
+
+    m->dst = xm_migration_prepare(f->b[1], m->ddef, m->c1, &m->pd, &m->c2, NULL, &err);
+    g_assert_null(m->dst);
+    g_assert_null(m->c2);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, why));
+}
+
+void
+mig_end_failed(Fixture *f, Mig *m, gboolean tell_dest)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (m->dst) {
+        g_assert_cmpint(xm_migration_finish(m->dst, NULL, tell_dest, NULL, &err), ==, -1);
+        if (tell_dest)
+            g_assert_no_error(err);
+        else
+            g_assert_nonnull(err);
+        g_clear_error(&err);
+    }
+    g_assert_true(xm_migration_confirm(m->src, NULL, TRUE, &err));
+    g_assert_no_error(err);
+    assert_stayed_on_source(f, m->domid);
+}
+
+int
+complete_migration(XmMigration *src, XmMigration *dst, const char *c2)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c3 = NULL, *c4 = NULL;
+    int ddomid;
+
+    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_no_error(err);
+    ddomid = xm_migration_finish(dst, c3, FALSE, &c4, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(ddomid, >, 0);
+    g_assert_true(xm_migration_confirm(src, c4, FALSE, &err));
+    g_assert_no_error(err);
+    return ddomid;
+}
+
+void
+start_perform(PerformJob *pj, XmMigration *src, const char *c2)
+{
+    pj->job = src;
+    pj->cookie = c2;
+    pj->thread = g_thread_new("perform", perform_thread, pj);
+}
+
+void
+join_failed_perform(PerformJob *pj)
+{
+    g_thread_join(pj->thread);
+    pj->thread = NULL;
+    g_assert_false(pj->ok);
+    g_assert_nonnull(pj->err);
+}
+
+void
+wait_for_memory(XmMigration *job, guint64 bytes)
+{
+    XmMigrationStats st;
+
+    for (int i = 0; i < 600; i++) {
+        xm_migration_get_stats(job, &st);
+        if (st.state == XM_MIGRATION_STATE_PERFORMING_MEMORY && st.memory_processed > bytes)
+            return;
+        g_usleep(25000);
+    }
+    g_assert_not_reached();
+}
+
+void
+assert_stayed_on_source(Fixture *f, int domid)
+{
+    g_autoptr(GError) err = NULL;
+    XmDomainInfo info;
+    guint64 seq;
+
+    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
+    seq = hb_seq(f, 0, domid);
+    g_usleep(200000);
+    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
 }

@@ -27,10 +27,15 @@ typedef struct {
     const char *cookie;
     gboolean ok;
     GError *err;
+    GThread *thread;
 } PerformJob;
 
 /* Kills every sim guest of the fixture on SIGABRT (failed assertion). */
 void sim_fixture_install_abort_handler(void);
+/* g_test_init() and the abort handler, for a test program's main(). */
+void sim_test_init(int *argc, char ***argv);
+#define SIM_TEST_ADD(path, data, fn) \
+    g_test_add(path, Fixture, data, setup, fn, teardown)
 void setup(Fixture *f, gconstpointer data);
 void teardown(Fixture *f, gconstpointer data);
 void make_image(const char *path, guint64 size);
@@ -48,3 +53,48 @@ void base_params(XmMigrationParams *p, gboolean source);
 void wait_for_copy(XmMigration *job, guint64 bytes);
 /* g_thread_new() body running xm_migration_perform() on a PerformJob. */
 gpointer perform_thread(gpointer data);
+/* One migration of a sim guest from host-a to host-b as the tests set it
+ * up: mig_init() makes the definitions (the disk moves to f->dst_img) and
+ * the base params, which the test may change before mig_begin_prepare(). */
+typedef struct {
+    XmDomainDef *def;
+    XmDomainDef *ddef;
+    XmMigrationParams ps, pd;
+    int domid;
+    XmMigration *src, *dst;
+    char *c1, *c2;
+    PerformJob pj;
+} Mig;
+
+void mig_init(Fixture *f, Mig *m, const char *name, guint heartbeat_ms,
+              guint64 write_mib_s);
+void mig_clear(Mig *m);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Mig, mig_clear)
+/* Starts the guest on host-a (m->domid). */
+void mig_start_guest(Fixture *f, Mig *m);
+/* Begin on host-a, expected to succeed. */
+void mig_begin(Fixture *f, Mig *m);
+/* Begin on host-a and Prepare on host-b, both expected to succeed. */
+void mig_begin_prepare(Fixture *f, Mig *m);
+/* Prepare on host-b after mig_begin(): refused with
+ * XM_ERR_OPERATION_FAILED and a message containing @why. */
+void mig_prepare_refused(Fixture *f, Mig *m, const char *why);
+/* Ends a migration that failed before the switchover: Finish on host-b
+ * (told that it was cancelled, or left to find out, when it must fail; no
+ * Finish when m->dst is NULL), the cancelled Confirm on host-a, and the
+ * safety invariant (assert_stayed_on_source). */
+void mig_end_failed(Fixture *f, Mig *m, gboolean tell_dest);
+/* Perform, Finish and Confirm, all expected to succeed; returns the
+ * domain ID on host-b. */
+int complete_migration(XmMigration *src, XmMigration *dst, const char *c2);
+/* Runs xm_migration_perform(@src, @c2) in a thread of @pj. */
+void start_perform(PerformJob *pj, XmMigration *src, const char *c2);
+/* Waits for the thread of start_perform(), which must have failed; its
+ * error stays in pj->err. */
+void join_failed_perform(PerformJob *pj);
+/* Waits until @job streams memory and has moved more than @bytes of it. */
+void wait_for_memory(XmMigration *job, guint64 bytes);
+/* The safety invariant after a failed migration: host-b has no domain and
+ * not the image it created (f->dst_img), and guest @domid runs on host-a,
+ * writing heartbeats. */
+void assert_stayed_on_source(Fixture *f, int domid);

@@ -65,24 +65,44 @@ exchange(XmChannel *client, XmChannel *server)
     g_assert_cmpuint(len, ==, 0);
 }
 
-static void
-run_ok(const char *tls_dir)
+/* A listener with a fresh secret (in @a) and a client that got in with it;
+ * a->ch is the server's end. */
+static XmChannel *
+connect_pair(const char *tls_dir, AcceptJob *a)
 {
     guint8 secret[XM_COOKIE_SECRET_BYTES];
     g_autoptr(GError) err = NULL;
-    AcceptJob a = { .timeout_ms = 10000 };
-    g_autoptr(XmChannel) client = NULL;
+    XmChannel *client;
     GThread *t;
     guint port;
 
     xm_channel_secret_generate(secret);
-    a.l = listen_local(secret, tls_dir, &port);
-    t = g_thread_new("accept", accept_thread, &a);
+    a->timeout_ms = 10000;
+    a->l = listen_local(secret, tls_dir, &port);
+    t = g_thread_new("accept", accept_thread, a);
     client = xm_channel_connect("127.0.0.1", port, secret, tls_dir, 5000, NULL, &err);
     g_assert_no_error(err);
     g_thread_join(t);
-    g_assert_no_error(a.err);
-    g_assert_nonnull(a.ch);
+    g_assert_no_error(a->err);
+    g_assert_nonnull(a->ch);
+    return client;
+}
+
+/* Skips the test unless main() could make the certificates. */
+static gboolean
+have_pki(void)
+{
+    if (!pki)
+        g_test_skip("certtool is not installed");
+    return pki != NULL;
+}
+
+static void
+run_ok(const char *tls_dir)
+{
+    AcceptJob a = { 0 };
+    g_autoptr(XmChannel) client = connect_pair(tls_dir, &a);
+
     g_assert_cmpint(xm_channel_is_tls(a.ch), ==, tls_dir != NULL);
     g_assert_cmpuint(xm_channel_listener_get_refused(a.l), ==, 0);
     exchange(client, a.ch);
@@ -99,11 +119,8 @@ test_secret_ok(void)
 static void
 test_tls_ok(void)
 {
-    if (!pki) {
-        g_test_skip("certtool is not installed");
-        return;
-    }
-    run_ok(pki);
+    if (have_pki())
+        run_ok(pki);
 }
 
 /* A client with @client_secret (and @client_tls) is refused; then the
@@ -136,42 +153,34 @@ run_refused(const char *server_tls, const char *client_tls, gboolean wrong_secre
     xm_channel_listener_free(a.l);
 }
 
-static void
-test_wrong_secret(void)
+typedef enum { CERTS_NONE, CERTS_OURS, CERTS_OTHER_CA } Certs;
+
+typedef struct {
+    Certs server, client;
+    gboolean wrong_secret;
+} RefusedCase;
+
+static const char *
+certs_dir(Certs c)
 {
-    run_refused(NULL, NULL, TRUE);
+    return c == CERTS_OURS ? pki : c == CERTS_OTHER_CA ? other : NULL;
 }
 
 static void
-test_tls_wrong_secret(void)
+test_refused(gconstpointer data)
 {
-    if (!pki) {
-        g_test_skip("certtool is not installed");
+    const RefusedCase *rc = data;
+
+    if ((rc->server != CERTS_NONE || rc->client != CERTS_NONE) && !have_pki())
         return;
-    }
-    run_refused(pki, pki, TRUE);
+    run_refused(certs_dir(rc->server), certs_dir(rc->client), rc->wrong_secret);
 }
 
-static void
-test_tls_wrong_ca(void)
-{
-    if (!pki) {
-        g_test_skip("certtool is not installed");
-        return;
-    }
-    run_refused(pki, other, FALSE);
-}
-
-/* A plaintext client talking to a TLS listener gets nowhere. */
-static void
-test_tls_plain_client(void)
-{
-    if (!pki) {
-        g_test_skip("certtool is not installed");
-        return;
-    }
-    run_refused(pki, NULL, FALSE);
-}
+static const RefusedCase wrong_secret = { CERTS_NONE, CERTS_NONE, TRUE };
+static const RefusedCase tls_wrong_secret = { CERTS_OURS, CERTS_OURS, TRUE };
+static const RefusedCase tls_wrong_ca = { CERTS_OURS, CERTS_OTHER_CA, FALSE };
+/* a plaintext client talking to a TLS listener gets nowhere */
+static const RefusedCase tls_plain_client = { CERTS_OURS, CERTS_NONE, FALSE };
 
 static void
 test_timeout(void)
@@ -194,23 +203,14 @@ test_timeout(void)
 static void
 run_stalled_reader(const char *tls_dir)
 {
-    guint8 secret[XM_COOKIE_SECRET_BYTES];
     g_autoptr(GError) err = NULL;
     g_autofree guint8 *buf = g_malloc0(XM_CHANNEL_MAX_PAYLOAD);
-    AcceptJob a = { .timeout_ms = 10000 };
-    g_autoptr(XmChannel) client = NULL;
+    AcceptJob a = { 0 };
+    g_autoptr(XmChannel) client = connect_pair(tls_dir, &a);
     gint64 t0, last = 0;
     gboolean ok = TRUE;
-    GThread *t;
-    guint port, sent = 0;
+    guint sent = 0;
 
-    xm_channel_secret_generate(secret);
-    a.l = listen_local(secret, tls_dir, &port);
-    t = g_thread_new("accept", accept_thread, &a);
-    client = xm_channel_connect("127.0.0.1", port, secret, tls_dir, 5000, NULL, &err);
-    g_assert_no_error(err);
-    g_thread_join(t);
-    g_assert_no_error(a.err);
     xm_channel_set_send_timeout(client, 1000);
 
     t0 = g_get_monotonic_time();
@@ -245,11 +245,8 @@ test_stalled_reader(void)
 static void
 test_tls_stalled_reader(void)
 {
-    if (!pki) {
-        g_test_skip("certtool is not installed");
-        return;
-    }
-    run_stalled_reader(pki);
+    if (have_pki())
+        run_stalled_reader(pki);
 }
 
 static void
@@ -294,11 +291,13 @@ main(int argc, char **argv)
         make_certs(script, other, "unrelated CA");
     }
     g_test_add_func("/migration/channel/secret-ok", test_secret_ok);
-    g_test_add_func("/migration/channel/wrong-secret", test_wrong_secret);
+    g_test_add_data_func("/migration/channel/wrong-secret", &wrong_secret, test_refused);
     g_test_add_func("/migration/channel/tls-ok", test_tls_ok);
-    g_test_add_func("/migration/channel/tls-wrong-secret", test_tls_wrong_secret);
-    g_test_add_func("/migration/channel/tls-wrong-ca", test_tls_wrong_ca);
-    g_test_add_func("/migration/channel/tls-plain-client", test_tls_plain_client);
+    g_test_add_data_func("/migration/channel/tls-wrong-secret", &tls_wrong_secret,
+                         test_refused);
+    g_test_add_data_func("/migration/channel/tls-wrong-ca", &tls_wrong_ca, test_refused);
+    g_test_add_data_func("/migration/channel/tls-plain-client", &tls_plain_client,
+                         test_refused);
     g_test_add_func("/migration/channel/timeout", test_timeout);
     g_test_add_func("/migration/channel/stalled-reader", test_stalled_reader);
     g_test_add_func("/migration/channel/tls-stalled-reader", test_tls_stalled_reader);

@@ -31,55 +31,26 @@
 static void
 test_cancel_copy(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("stayer", f->src_img, 20, 1);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
-    g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL;
-    XmMigrationParams ps, pd;
-    PerformJob pj = { 0 };
-    XmDomainInfo info;
-    guint64 seq;
-    GThread *t;
-    int domid;
+    g_auto(Mig) m;
 
+    mig_init(f, &m, "stayer", 20, 1);
     make_image(f->src_img, 48 * MiB);
     /* data to copy: the bulk pass over holes would be instant */
     fill_image(f->src_img, 4, 48, 0x5a);
-    domid = start_guest(f, def);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    ps.bandwidth_mib = 4;      /* ~10 s of copying: plenty of time to cancel */
-
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
+    mig_start_guest(f, &m);
+    m.ps.bandwidth_mib = 4;    /* ~10 s of copying: plenty of time to cancel */
+    mig_begin_prepare(f, &m);
     g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
 
-    pj.job = src;
-    pj.cookie = c2;
-    t = g_thread_new("perform", perform_thread, &pj);
-    wait_for_copy(src, 2 * MiB);
-    xm_migration_cancel(src);
-    xm_migration_cancel(src);          /* idempotent */
-    g_thread_join(t);
-    g_assert_false(pj.ok);
-    g_assert_error(pj.err, XM_ERROR, XM_ERR_OPERATION_ABORTED);
-    g_clear_error(&pj.err);
-    g_assert_cmpint(xm_migration_get_state(src), ==, XM_MIGRATION_STATE_CANCELLED);
-
-    g_assert_cmpint(xm_migration_finish(dst, NULL, TRUE, NULL, &err), ==, -1);
-    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
-    g_assert_no_error(err);
-
-    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
-    g_assert_cmpuint(count_domains(f, 1), ==, 0);
-    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
-    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
-    seq = hb_seq(f, 0, domid);
-    g_usleep(200000);
-    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+    start_perform(&m.pj, m.src, m.c2);
+    wait_for_copy(m.src, 2 * MiB);
+    xm_migration_cancel(m.src);
+    xm_migration_cancel(m.src);        /* idempotent */
+    join_failed_perform(&m.pj);
+    g_assert_error(m.pj.err, XM_ERROR, XM_ERR_OPERATION_ABORTED);
+    g_clear_error(&m.pj.err);
+    g_assert_cmpint(xm_migration_get_state(m.src), ==, XM_MIGRATION_STATE_CANCELLED);
+    mig_end_failed(f, &m, TRUE);
 }
 
 /* copy-storage-inc onto a pre-created image (as nova does), with the NBD
@@ -88,66 +59,45 @@ test_cancel_copy(Fixture *f, gconstpointer data)
 static void
 test_inc_retry(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("inc", f->src_img, 20, 1);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
     g_autoptr(GError) err = NULL;
-    XmMigrationParams ps, pd;
-    PerformJob pj = { 0 };
-    GThread *t;
-    int domid, ddomid;
 
     make_image(f->src_img, 48 * MiB);
     fill_image(f->src_img, 4, 48, 0xa5);
     make_image(f->dst_img, 48 * MiB);
-    domid = start_guest(f, def);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    ps.non_shared_disk = pd.non_shared_disk = FALSE;
-    ps.non_shared_inc = pd.non_shared_inc = TRUE;
-    pd.disks_uri = "tcp://127.0.0.1";
-
     {
-        g_autoptr(XmMigration) src = NULL, dst = NULL;
-        g_autofree char *c1 = NULL, *c2 = NULL;
+        g_auto(Mig) m;
 
-        ps.bandwidth_mib = 4;
-        src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
+        mig_init(f, &m, "inc", 20, 1);
+        mig_start_guest(f, &m);
+        m.ps.non_shared_disk = m.pd.non_shared_disk = FALSE;
+        m.ps.non_shared_inc = m.pd.non_shared_inc = TRUE;
+        m.pd.disks_uri = "tcp://127.0.0.1";
+        m.ps.bandwidth_mib = 4;
+        mig_begin_prepare(f, &m);
+        start_perform(&m.pj, m.src, m.c2);
+        wait_for_copy(m.src, 2 * MiB);
+        xm_migration_cancel(m.src);
+        join_failed_perform(&m.pj);
+        g_clear_error(&m.pj.err);
+        g_assert_cmpint(xm_migration_finish(m.dst, NULL, TRUE, NULL, &err), ==, -1);
         g_assert_no_error(err);
-        dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-        g_assert_no_error(err);
-        pj.job = src;
-        pj.cookie = c2;
-        t = g_thread_new("perform", perform_thread, &pj);
-        wait_for_copy(src, 2 * MiB);
-        xm_migration_cancel(src);
-        g_thread_join(t);
-        g_assert_false(pj.ok);
-        g_clear_error(&pj.err);
-        g_assert_cmpint(xm_migration_finish(dst, NULL, TRUE, NULL, &err), ==, -1);
-        g_assert_no_error(err);
-        g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
+        g_assert_true(xm_migration_confirm(m.src, NULL, TRUE, &err));
         g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
+
+        /* the second attempt, of the same guest onto the same image */
+        g_clear_pointer(&m.src, xm_migration_free);
+        g_clear_pointer(&m.dst, xm_migration_free);
+        g_clear_pointer(&m.c1, g_free);
+        g_clear_pointer(&m.c2, g_free);
+        m.ps.bandwidth_mib = 0;
+        m.pd.paused = TRUE;
+        mig_begin_prepare(f, &m);
+        complete_migration(m.src, m.dst, m.c2);
     }
     {
-        g_autoptr(XmMigration) src = NULL, dst = NULL;
-        g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
-        g_autofree char *a = NULL, *b = NULL;
+        g_autofree char *a = file_checksum(f->src_img);
+        g_autofree char *b = file_checksum(f->dst_img);
 
-        ps.bandwidth_mib = 0;
-        pd.paused = TRUE;
-        src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-        g_assert_no_error(err);
-        dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-        g_assert_no_error(err);
-        g_assert_true(xm_migration_perform(src, c2, &c3, &err));
-        g_assert_no_error(err);
-        ddomid = xm_migration_finish(dst, c3, FALSE, &c4, &err);
-        g_assert_no_error(err);
-        g_assert_cmpint(ddomid, >, 0);
-        g_assert_true(xm_migration_confirm(src, c4, FALSE, &err));
-        g_assert_no_error(err);
-        a = file_checksum(f->src_img);
-        b = file_checksum(f->dst_img);
         g_assert_cmpstr(a, ==, b);
         g_assert_cmpuint(count_domains(f, 0), ==, 0);
         g_assert_cmpuint(count_domains(f, 1), ==, 1);
@@ -159,32 +109,20 @@ test_inc_retry(Fixture *f, gconstpointer data)
 static void
 test_no_space(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = NULL, ddef = NULL;
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
-    g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL, *dstdir = g_path_get_dirname(f->dst_img);
-    XmMigrationParams ps, pd;
+    g_autofree char *dstdir = g_path_get_dirname(f->dst_img);
     struct statvfs vfs;
+    g_auto(Mig) m;
     guint64 size;
-    int domid;
 
     g_assert_cmpint(statvfs(dstdir, &vfs), ==, 0);
     size = ((guint64) vfs.f_bavail * vfs.f_frsize + 1024 * MiB) & ~(MiB - 1);
     make_image(f->src_img, size);     /* sparse: takes no space here */
-    def = make_def("big", f->src_img, 0, 0);
-    ddef = dest_def(def, f->dst_img);
-    domid = start_guest(f, def);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_null(dst);
-    g_assert_null(c2);
-    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
-    g_assert_nonnull(strstr(err->message, "not enough space"));
+    mig_init(f, &m, "big", 0, 0);
+    mig_start_guest(f, &m);
+    mig_begin(f, &m);
+    mig_prepare_refused(f, &m, "not enough space");
     g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
-    g_assert_true(xm_migration_confirm(src, NULL, TRUE, NULL));
+    g_assert_true(xm_migration_confirm(m.src, NULL, TRUE, NULL));
     g_assert_cmpuint(count_domains(f, 0), ==, 1);
 }
 
@@ -192,13 +130,8 @@ test_no_space(Fixture *f, gconstpointer data)
 static void
 test_no_memory(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("fat", f->src_img, 0, 0);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL;
-    XmMigrationParams ps, pd;
-    int domid;
+    g_auto(Mig) m;
 
     xm_backend_free(f->b[1]);
     f->cfg[1].sim_host_memory_mib = 16;
@@ -206,15 +139,10 @@ test_no_memory(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     f->ops[1] = xm_backend_ops(f->b[1]);
 
-    domid = start_guest(f, def);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_null(dst);
-    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
-    g_assert_nonnull(strstr(err->message, "not enough free memory"));
+    mig_init(f, &m, "fat", 0, 0);
+    mig_start_guest(f, &m);
+    mig_begin(f, &m);
+    mig_prepare_refused(f, &m, "not enough free memory");
     g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
 }
 
@@ -222,30 +150,17 @@ test_no_memory(Fixture *f, gconstpointer data)
 static void
 test_inc_missing_image(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("inc", f->src_img, 0, 0);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
-    g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL;
-    XmMigrationParams ps, pd;
-    int domid = start_guest(f, def);
+    g_auto(Mig) m;
 
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    ps.non_shared_disk = pd.non_shared_disk = FALSE;
-    ps.non_shared_inc = pd.non_shared_inc = TRUE;
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_null(dst);
-    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
-    g_clear_error(&err);
+    mig_init(f, &m, "inc", 0, 0);
+    mig_start_guest(f, &m);
+    m.ps.non_shared_disk = m.pd.non_shared_disk = FALSE;
+    m.ps.non_shared_inc = m.pd.non_shared_inc = TRUE;
+    mig_begin(f, &m);
+    mig_prepare_refused(f, &m, "must exist");
 
     make_image(f->dst_img, 8 * MiB);   /* wrong size */
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_null(dst);
-    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
-    g_assert_nonnull(strstr(err->message, "exists with"));
+    mig_prepare_refused(f, &m, "exists with");
     g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
 }
 
@@ -435,45 +350,31 @@ test_prepare_endpoints(Fixture *f, gconstpointer data)
 static void
 test_dest_verify_fails(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("checked", f->src_img, 20, 1);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL;
-    XmMigrationParams ps, pd;
-    XmDomainInfo info;
-    guint64 seq;
-    int domid, fd;
+    g_autofree char *c3 = NULL;
+    g_auto(Mig) m;
+    int fd;
 
-    domid = start_guest(f, def);
+    mig_init(f, &m, "checked", 20, 1);
+    mig_start_guest(f, &m);
     g_usleep(200000);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
-    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
+    mig_begin_prepare(f, &m);
+    g_assert_true(xm_migration_perform(m.src, m.c2, &c3, &err));
     g_assert_no_error(err);
 
     fd = open(f->dst_img, O_WRONLY);
     g_assert_cmpint(pwrite(fd, "corrupt", 7, 9 * MiB + 3), ==, 7);
     close(fd);
 
-    g_assert_cmpint(xm_migration_finish(dst, c3, FALSE, NULL, &err), ==, -1);
+    g_assert_cmpint(xm_migration_finish(m.dst, c3, FALSE, NULL, &err), ==, -1);
     g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
     g_assert_nonnull(strstr(err->message, "differs"));
     g_clear_error(&err);
     g_assert_cmpuint(count_domains(f, 1), ==, 0);
     g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
-
-    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
-    g_assert_no_error(err);
-    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
-    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
-    seq = hb_seq(f, 0, domid);
-    g_usleep(200000);
-    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+    /* Finish has had its say: only the source's cancelled Confirm is left */
+    g_clear_pointer(&m.dst, xm_migration_free);
+    mig_end_failed(f, &m, TRUE);
 }
 
 /* Cancel while memory flows (slowed by the bandwidth limit): the guest
@@ -481,58 +382,23 @@ test_dest_verify_fails(Fixture *f, gconstpointer data)
 static void
 test_cancel_memory(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("stayer", f->src_img, 20, 1);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
-    g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL;
-    XmMigrationParams ps, pd;
     XmMigrationStats st;
-    PerformJob pj = { 0 };
-    XmDomainInfo info;
-    guint64 seq;
-    GThread *t;
-    int domid, i;
+    g_auto(Mig) m;
 
-    domid = start_guest(f, def);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    ps.bandwidth_mib = 8;      /* memory gets half: 32 MiB take ~8 s */
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
-    pj.job = src;
-    pj.cookie = c2;
-    t = g_thread_new("perform", perform_thread, &pj);
-    for (i = 0; i < 600; i++) {
-        xm_migration_get_stats(src, &st);
-        if (st.state == XM_MIGRATION_STATE_PERFORMING_MEMORY && st.memory_processed > 2 * MiB)
-            break;
-        g_usleep(25000);
-    }
-    g_assert_cmpint(i, <, 600);
+    mig_init(f, &m, "stayer", 20, 1);
+    mig_start_guest(f, &m);
+    m.ps.bandwidth_mib = 8;    /* memory gets half: 32 MiB take ~8 s */
+    mig_begin_prepare(f, &m);
+    start_perform(&m.pj, m.src, m.c2);
+    wait_for_memory(m.src, 2 * MiB);
+    xm_migration_get_stats(m.src, &st);
     g_assert_cmpuint(st.memory_remaining, >, 0);
-    xm_migration_cancel(src);
-    g_thread_join(t);
-    g_assert_false(pj.ok);
-    g_assert_error(pj.err, XM_ERROR, XM_ERR_OPERATION_ABORTED);
-    g_clear_error(&pj.err);
-
+    xm_migration_cancel(m.src);
+    join_failed_perform(&m.pj);
+    g_assert_error(m.pj.err, XM_ERROR, XM_ERR_OPERATION_ABORTED);
+    g_clear_error(&m.pj.err);
     /* the destination learns it from its finish */
-    g_assert_cmpint(xm_migration_finish(dst, NULL, FALSE, NULL, &err), ==, -1);
-    g_assert_nonnull(err);
-    g_clear_error(&err);
-    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
-    g_assert_no_error(err);
-
-    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
-    g_assert_cmpuint(count_domains(f, 1), ==, 0);
-    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
-    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
-    seq = hb_seq(f, 0, domid);
-    g_usleep(200000);
-    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+    mig_end_failed(f, &m, FALSE);
 }
 
 /* The destination goes away while memory flows (its job is cancelled and
@@ -541,54 +407,19 @@ test_cancel_memory(Fixture *f, gconstpointer data)
 static void
 test_dest_dies_memory(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("survivor", f->src_img, 20, 1);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL;
-    XmMigration *dst;
-    g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL;
-    XmMigrationParams ps, pd;
-    XmMigrationStats st;
-    PerformJob pj = { 0 };
-    XmDomainInfo info;
-    guint64 seq;
-    GThread *t;
-    int domid, i;
+    g_auto(Mig) m;
 
-    domid = start_guest(f, def);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    ps.bandwidth_mib = 8;
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
-    pj.job = src;
-    pj.cookie = c2;
-    t = g_thread_new("perform", perform_thread, &pj);
-    for (i = 0; i < 600; i++) {
-        xm_migration_get_stats(dst, &st);
-        if (st.state == XM_MIGRATION_STATE_PERFORMING_MEMORY && st.memory_processed > 2 * MiB)
-            break;
-        g_usleep(25000);
-    }
-    g_assert_cmpint(i, <, 600);
-    xm_migration_free(dst);
-    g_thread_join(t);
-    g_assert_false(pj.ok);
-    g_assert_nonnull(pj.err);
-    g_test_message("source saw: %s", pj.err->message);
-    g_clear_error(&pj.err);
-    g_assert_true(xm_migration_confirm(src, NULL, TRUE, &err));
-    g_assert_no_error(err);
-
-    g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
-    g_assert_cmpuint(count_domains(f, 1), ==, 0);
-    g_assert_true(f->ops[0]->info(f->b[0], domid, &info, &err));
-    g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
-    seq = hb_seq(f, 0, domid);
-    g_usleep(200000);
-    g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+    mig_init(f, &m, "survivor", 20, 1);
+    mig_start_guest(f, &m);
+    m.ps.bandwidth_mib = 8;
+    mig_begin_prepare(f, &m);
+    start_perform(&m.pj, m.src, m.c2);
+    wait_for_memory(m.dst, 2 * MiB);
+    g_clear_pointer(&m.dst, xm_migration_free);
+    join_failed_perform(&m.pj);
+    g_test_message("source saw: %s", m.pj.err->message);
+    g_clear_error(&m.pj.err);
+    mig_end_failed(f, &m, TRUE);
 }
 
 /* Nobody comes: the destination gives up after its timeout, closes its
@@ -596,31 +427,24 @@ test_dest_dies_memory(Fixture *f, gconstpointer data)
 static void
 test_dest_timeout(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("lonely", f->src_img, 0, 0);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL;
-    XmMigrationParams ps, pd;
-    int domid = start_guest(f, def);
+    g_autofree char *c3 = NULL;
+    g_auto(Mig) m;
 
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    pd.connect_timeout_s = 1;
-    ps.connect_timeout_s = 2;
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
-    g_assert_cmpint(xm_migration_finish(dst, NULL, FALSE, NULL, &err), ==, -1);
+    mig_init(f, &m, "lonely", 0, 0);
+    mig_start_guest(f, &m);
+    m.pd.connect_timeout_s = 1;
+    m.ps.connect_timeout_s = 2;
+    mig_begin_prepare(f, &m);
+    g_assert_cmpint(xm_migration_finish(m.dst, NULL, FALSE, NULL, &err), ==, -1);
     g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_TIMEOUT);
     g_clear_error(&err);
     g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
 
     /* a source arriving late finds the door shut and keeps its guest */
-    g_assert_false(xm_migration_perform(src, c2, &c3, &err));
+    g_assert_false(xm_migration_perform(m.src, m.c2, &c3, &err));
     g_assert_nonnull(err);
-    g_assert_true(xm_migration_confirm(src, NULL, TRUE, NULL));
+    g_assert_true(xm_migration_confirm(m.src, NULL, TRUE, NULL));
     g_assert_cmpuint(count_domains(f, 0), ==, 1);
     g_assert_cmpuint(count_domains(f, 1), ==, 0);
 }
@@ -655,33 +479,24 @@ static void
 test_dest_fails_alone(Fixture *f, gconstpointer data)
 {
     PeerKind kind = GPOINTER_TO_INT(data);
-    g_autoptr(XmDomainDef) def = make_def("abandoned", f->src_img, 0, 0);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
     g_autoptr(XmCookie) cookie = NULL;
     g_autoptr(XmChannel) ch = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL;
     guint8 secret[XM_COOKIE_SECRET_BYTES];
     XmMigrationState want = kind == PEER_ABORT ? XM_MIGRATION_STATE_CANCELLED
                                                : XM_MIGRATION_STATE_FAILED;
-    XmMigrationParams ps, pd;
-    int domid;
+    g_auto(Mig) m;
 
+    mig_init(f, &m, "abandoned", 0, 0);
     make_image(f->src_img, 8 * MiB);
-    domid = start_guest(f, def);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    pd.connect_timeout_s = 1;       /* idle timeout: the 3 s minimum */
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
-    g_assert_cmpint(xm_migration_get_state(dst), ==, XM_MIGRATION_STATE_PREPARED);
+    mig_start_guest(f, &m);
+    m.pd.connect_timeout_s = 1;     /* idle timeout: the 3 s minimum */
+    mig_begin_prepare(f, &m);
+    g_assert_cmpint(xm_migration_get_state(m.dst), ==, XM_MIGRATION_STATE_PREPARED);
     g_assert_true(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
 
     if (kind != PEER_NONE) {
-        cookie = xm_cookie_parse(c2, strlen(c2), &err);
+        cookie = xm_cookie_parse(m.c2, strlen(m.c2), &err);
         g_assert_no_error(err);
         g_assert_true(xm_channel_secret_from_hex(cookie->secret, secret));
         ch = xm_channel_connect(cookie->mem_host, cookie->mem_port, secret, NULL,
@@ -700,26 +515,24 @@ test_dest_fails_alone(Fixture *f, gconstpointer data)
     /* not before the failure: one second is a third of the idle timeout */
     if (kind == PEER_SILENT) {
         g_usleep(G_USEC_PER_SEC);
-        g_assert_cmpint(xm_migration_get_state(dst), ==, XM_MIGRATION_STATE_PREPARED);
+        g_assert_cmpint(xm_migration_get_state(m.dst), ==, XM_MIGRATION_STATE_PREPARED);
     }
-    g_assert_cmpint(wait_state(dst, want, 15), ==, want);
+    g_assert_cmpint(wait_state(m.dst, want, 15), ==, want);
     g_assert_cmpuint(count_domains(f, 1), ==, 0);
 
     /* what the driver's reaper does: freeing the job removes its images */
-    g_clear_pointer(&dst, xm_migration_free);
+    g_clear_pointer(&m.dst, xm_migration_free);
     g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
     g_assert_true(g_file_test(f->src_img, G_FILE_TEST_EXISTS));
-    g_assert_true(xm_migration_confirm(src, NULL, TRUE, NULL));
+    g_assert_true(xm_migration_confirm(m.src, NULL, TRUE, NULL));
     g_assert_cmpuint(count_domains(f, 0), ==, 1);
 }
 
 int
 main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
-    sim_fixture_install_abort_handler();
-#define ADD(path, data, fn) \
-    g_test_add(path, Fixture, data, setup, fn, teardown)
+    sim_test_init(&argc, &argv);
+#define ADD SIM_TEST_ADD
     ADD("/migration/sim/destination-verify-fails", NULL, test_dest_verify_fails);
     ADD("/migration/sim/cancel-during-copy", NULL, test_cancel_copy);
     ADD("/migration/sim/cancel-during-memory", NULL, test_cancel_memory);

@@ -290,31 +290,22 @@ static const LiveCase over_ipv6 = { FALSE, 20, 1, FALSE, FALSE, 0, 0, FALSE, TRU
 static void
 test_shared_storage(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("shared", f->src_img, 20, 1);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
-    XmMigrationParams ps, pd;
     XmMigrationStats st;
     XmSimHeartbeatScan scan = { 0 };
-    int domid, ddomid;
+    g_auto(Mig) m;
+    int ddomid;
 
-    domid = start_guest(f, def);
+    mig_init(f, &m, "shared", 20, 1);
+    xm_domain_def_free(m.ddef);
+    m.ddef = xm_domain_def_copy(m.def);     /* the same image on both hosts */
+    mig_start_guest(f, &m);
     g_usleep(200000);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    ps.non_shared_disk = pd.non_shared_disk = FALSE;
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], def, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
-    g_assert_null(strstr(c2, "<nbd"));
-    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
-    g_assert_no_error(err);
-    ddomid = xm_migration_finish(dst, c3, FALSE, &c4, &err);
-    g_assert_no_error(err);
-    g_assert_true(xm_migration_confirm(src, c4, FALSE, &err));
-    xm_migration_get_stats(src, &st);
+    m.ps.non_shared_disk = m.pd.non_shared_disk = FALSE;
+    mig_begin_prepare(f, &m);
+    g_assert_null(strstr(m.c2, "<nbd"));
+    ddomid = complete_migration(m.src, m.dst, m.c2);
+    xm_migration_get_stats(m.src, &st);
     g_assert_cmpuint(st.disk_total, ==, 0);
     g_assert_cmpuint(st.data_total, ==, st.memory_total);
     g_assert_cmpuint(count_domains(f, 0), ==, 0);
@@ -332,51 +323,60 @@ test_shared_storage(Fixture *f, gconstpointer data)
 static void
 test_set_speed(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("hurry", f->src_img, 20, 1);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL;
-    XmMigrationParams ps, pd;
     XmMigrationStats st;
-    PerformJob pj = { 0 };
+    g_auto(Mig) m;
     gint64 t0;
-    GThread *t;
-    int domid;
 
+    mig_init(f, &m, "hurry", 20, 1);
     make_image(f->src_img, 48 * MiB);
     fill_image(f->src_img, 4, 48, 0x3c);
-    domid = start_guest(f, def);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    ps.bandwidth_mib = 2;
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    g_assert_cmpuint(xm_migration_get_bandwidth(src), ==, 2);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
+    mig_start_guest(f, &m);
+    m.ps.bandwidth_mib = 2;
+    mig_begin_prepare(f, &m);
+    g_assert_cmpuint(xm_migration_get_bandwidth(m.src), ==, 2);
     t0 = g_get_monotonic_time();
-    pj.job = src;
-    pj.cookie = c2;
-    t = g_thread_new("perform", perform_thread, &pj);
-    wait_for_copy(src, 1 * MiB);
-    xm_migration_get_stats(src, &st);
+    start_perform(&m.pj, m.src, m.c2);
+    wait_for_copy(m.src, 1 * MiB);
+    xm_migration_get_stats(m.src, &st);
     g_assert_cmpuint(st.bandwidth_mib, ==, 2);
     g_assert_cmpuint(st.disk_sent, <, 8 * MiB);
-    xm_migration_set_bandwidth(src, 0);
-    xm_migration_set_max_downtime(src, 500);
-    g_assert_cmpuint(xm_migration_get_bandwidth(src), ==, 0);
-    xm_migration_get_stats(src, &st);
+    xm_migration_set_bandwidth(m.src, 0);
+    xm_migration_set_max_downtime(m.src, 500);
+    g_assert_cmpuint(xm_migration_get_bandwidth(m.src), ==, 0);
+    xm_migration_get_stats(m.src, &st);
     g_assert_cmpuint(st.max_downtime_ms, ==, 500);
-    g_thread_join(t);
-    g_assert_no_error(pj.err);
-    g_assert_true(pj.ok);
+    g_thread_join(m.pj.thread);
+    g_assert_no_error(m.pj.err);
+    g_assert_true(m.pj.ok);
     g_assert_cmpint((g_get_monotonic_time() - t0) / G_USEC_PER_SEC, <, 15);
-    g_assert_cmpint(xm_migration_finish(dst, NULL, FALSE, NULL, &err), >, 0);
+    g_assert_cmpint(xm_migration_finish(m.dst, NULL, FALSE, NULL, &err), >, 0);
     g_assert_no_error(err);
-    g_assert_true(xm_migration_confirm(src, NULL, FALSE, &err));
+    g_assert_true(xm_migration_confirm(m.src, NULL, FALSE, &err));
     g_assert_cmpuint(count_domains(f, 0), ==, 0);
     g_assert_cmpuint(count_domains(f, 1), ==, 1);
+}
+
+/* Migrates a guest that dirties no memory and has 12 MiB of data on its
+ * 16 MiB disk, with the params of @m; @st gets the source's statistics
+ * taken right after Perform. */
+static void
+migrate_12_mib(Fixture *f, Mig *m, XmMigrationStats *st)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c3 = NULL;
+
+    fill_image(f->src_img, 4, 16, 0x77);
+    m->def->sim.ram_dirty_mib_s = 0;
+    mig_start_guest(f, m);
+    mig_begin_prepare(f, m);
+    g_assert_true(xm_migration_perform(m->src, m->c2, &c3, &err));
+    g_assert_no_error(err);
+    xm_migration_get_stats(m->src, st);
+    g_assert_cmpint(xm_migration_finish(m->dst, c3, FALSE, NULL, &err), >, 0);
+    g_assert_no_error(err);
+    g_assert_true(xm_migration_confirm(m->src, NULL, FALSE, &err));
+    g_assert_no_error(err);
 }
 
 /* A copy that takes longer than the destination's idle timeout: the
@@ -384,33 +384,14 @@ test_set_speed(Fixture *f, gconstpointer data)
 static void
 test_slow_copy_keepalive(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("slow", f->src_img, 20, 0);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
-    g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL;
-    XmMigrationParams ps, pd;
     XmMigrationStats st;
-    int domid;
+    g_auto(Mig) m;
 
-    fill_image(f->src_img, 4, 16, 0x77);
-    def->sim.ram_dirty_mib_s = 0;
-    domid = start_guest(f, def);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    ps.bandwidth_mib = 3;          /* 12 MiB of data: ~4 s of disk copy */
-    pd.connect_timeout_s = 1;
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
-    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
-    g_assert_no_error(err);
-    xm_migration_get_stats(src, &st);
+    mig_init(f, &m, "slow", 20, 0);
+    m.ps.bandwidth_mib = 3;        /* 12 MiB of data: ~4 s of disk copy */
+    m.pd.connect_timeout_s = 1;
+    migrate_12_mib(f, &m, &st);
     g_assert_cmpuint(st.elapsed_ms, >, 3500);    /* longer than the 3 s idle floor */
-    g_assert_cmpint(xm_migration_finish(dst, c3, FALSE, NULL, &err), >, 0);
-    g_assert_no_error(err);
-    g_assert_true(xm_migration_confirm(src, NULL, FALSE, &err));
     g_assert_cmpuint(count_domains(f, 1), ==, 1);
 }
 
@@ -418,29 +399,13 @@ test_slow_copy_keepalive(Fixture *f, gconstpointer data)
 static void
 test_bandwidth_shared(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("metered", f->src_img, 20, 0);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
-    g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL;
-    XmMigrationParams ps, pd;
     XmMigrationStats st;
+    g_auto(Mig) m;
     double mib_s;
-    int domid;
 
-    fill_image(f->src_img, 4, 16, 0x11);
-    def->sim.ram_dirty_mib_s = 0;
-    domid = start_guest(f, def);
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    ps.bandwidth_mib = 16;
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
-    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
-    g_assert_no_error(err);
-    xm_migration_get_stats(src, &st);
+    mig_init(f, &m, "metered", 20, 0);
+    m.ps.bandwidth_mib = 16;
+    migrate_12_mib(f, &m, &st);
     mib_s = (double) (st.memory_processed + st.disk_sent) / MiB / (st.elapsed_ms / 1000.0);
     g_test_message("%.1f MiB/s over %" G_GUINT64_FORMAT " ms (memory %" G_GUINT64_FORMAT
                    ", disk %" G_GUINT64_FORMAT ")", mib_s, st.elapsed_ms,
@@ -448,39 +413,24 @@ test_bandwidth_shared(Fixture *f, gconstpointer data)
     /* 44 MiB at 16 MiB/s: the limiters may start with a small burst */
     g_assert_cmpfloat(mib_s, <=, 16 * 1.2);
     g_assert_cmpfloat(mib_s, >=, 16 * 0.5);
-    g_assert_cmpint(xm_migration_finish(dst, c3, FALSE, NULL, &err), >, 0);
-    g_assert_no_error(err);
-    g_assert_true(xm_migration_confirm(src, NULL, FALSE, &err));
 }
 
 /* A guest its user paused arrives paused. */
 static void
 test_paused_guest(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def("sleeper", f->src_img, 20, 1);
-    g_autoptr(XmDomainDef) ddef = dest_def(def, f->dst_img);
-    g_autoptr(XmMigration) src = NULL, dst = NULL;
+    g_auto(Mig) m;
     g_autoptr(GError) err = NULL;
-    g_autofree char *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
-    XmMigrationParams ps, pd;
     XmDomainInfo info;
-    int domid, ddomid;
+    int ddomid;
 
-    domid = start_guest(f, def);
+    mig_init(f, &m, "sleeper", 20, 1);
+    mig_start_guest(f, &m);
     g_usleep(100000);
-    g_assert_true(f->ops[0]->pause(f->b[0], domid, &err));
-    base_params(&ps, TRUE);
-    base_params(&pd, FALSE);
-    src = xm_migration_begin(f->b[0], domid, def, &ps, &c1, &err);
-    g_assert_no_error(err);
-    g_assert_nonnull(strstr(c1, "guest-paused"));
-    dst = xm_migration_prepare(f->b[1], ddef, c1, &pd, &c2, NULL, &err);
-    g_assert_no_error(err);
-    g_assert_true(xm_migration_perform(src, c2, &c3, &err));
-    g_assert_no_error(err);
-    ddomid = xm_migration_finish(dst, c3, FALSE, &c4, &err);
-    g_assert_no_error(err);
-    g_assert_true(xm_migration_confirm(src, c4, FALSE, &err));
+    g_assert_true(f->ops[0]->pause(f->b[0], m.domid, &err));
+    mig_begin_prepare(f, &m);
+    g_assert_nonnull(strstr(m.c1, "guest-paused"));
+    ddomid = complete_migration(m.src, m.dst, m.c2);
     g_assert_true(f->ops[1]->info(f->b[1], ddomid, &info, &err));
     g_assert_cmpint(info.state, ==, XM_DOMSTATE_PAUSED);
     g_assert_cmpuint(count_domains(f, 0), ==, 0);
@@ -489,10 +439,8 @@ test_paused_guest(Fixture *f, gconstpointer data)
 int
 main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
-    sim_fixture_install_abort_handler();
-#define ADD(path, data, fn) \
-    g_test_add(path, Fixture, data, setup, fn, teardown)
+    sim_test_init(&argc, &argv);
+#define ADD SIM_TEST_ADD
     ADD("/migration/sim/live", &live_plain, test_live);
     ADD("/migration/sim/live-source-untouched", &live_quiet, test_live);
     ADD("/migration/sim/live-tls", &live_tls, test_live);
