@@ -258,6 +258,55 @@ test_corruption_caught(Fixture *f, gconstpointer data)
     g_assert_cmpuint(check_digest(f), ==, 0);
 }
 
+static void
+wait_cmd(struct nbd_handle *h, int64_t cookie)
+{
+    int rc;
+
+    g_assert_cmpint(cookie, >, 0);
+    while ((rc = nbd_aio_command_completed(h, cookie)) == 0)
+        g_assert_cmpint(nbd_poll(h, -1), >=, 0);
+    g_assert_cmpint(rc, ==, 1);
+}
+
+/* A whole-chunk read and a write into the same chunk in flight together,
+ * over and over: whichever lands first, the digest afterwards must be the
+ * image's. A hash of bytes the write changed while they were read (or
+ * kept although the write came after) would make it differ. */
+static void
+test_read_write_race(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree guint8 *rbuf = g_malloc(CHUNK);
+    g_autofree guint8 *wbuf = g_malloc(CHUNK);
+    g_autofree char *uri = g_strdup_printf("nbd+unix:///?socket=%s", f->sock);
+    struct nbd_handle *w = nbd_create();
+
+    g_assert_true(xm_nbd_server_enable_chunk_hashes(f->server, CHUNK, &err));
+    g_assert_cmpint(nbd_connect_uri(w, uri), ==, 0);
+    for (int i = 0; i < 160; i++) {
+        /* sizes and order vary where the write lands in the read */
+        gsize wlen = (gsize)(i % 8 + 1) * 128 * 1024;
+        int64_t rc, wc;
+
+        memset(wbuf, i + 1, wlen);
+        if (i % 2) {
+            rc = nbd_aio_pread(f->nbd, rbuf, CHUNK, CHUNK, NBD_NULL_COMPLETION, 0);
+            wc = nbd_aio_pwrite(w, wbuf, wlen, CHUNK + (i % 4) * MiB / 2,
+                                NBD_NULL_COMPLETION, 0);
+        } else {
+            wc = nbd_aio_pwrite(w, wbuf, wlen, CHUNK + (i % 4) * MiB / 2,
+                                NBD_NULL_COMPLETION, 0);
+            rc = nbd_aio_pread(f->nbd, rbuf, CHUNK, CHUNK, NBD_NULL_COMPLETION, 0);
+        }
+        wait_cmd(f->nbd, rc);
+        wait_cmd(w, wc);
+        check_digest(f);
+    }
+    nbd_shutdown(w, 0);
+    nbd_close(w);
+}
+
 typedef struct {
     gint calls;
     XmNbdWriteKind kind;
@@ -352,6 +401,8 @@ main(int argc, char **argv)
                test_writes_invalidate, teardown);
     g_test_add("/nbd-server/digest/corruption-caught", Fixture, even, setup,
                test_corruption_caught, teardown);
+    g_test_add("/nbd-server/digest/read-write-race", Fixture, even, setup,
+               test_read_write_race, teardown);
     g_test_add("/nbd-server/digest/failed-write", Fixture, even, setup,
                test_failed_write, teardown);
     g_test_add("/nbd-server/digest/bad-args", Fixture, even, setup,
