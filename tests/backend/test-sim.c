@@ -225,14 +225,21 @@ track_pid(pid_t pid)
     tracked[ntracked++] = pid;
 }
 
+/* The guest and, with the default sim_disk_datapath, its datapath daemon. */
 static void
 track(Fixture *f, int domid)
 {
+    g_autofree char *dp_path = g_strdup_printf("%s/sim/%d.dp.pid", f->cfg.state_dir,
+                                               domid);
+    g_autofree char *dp_text = NULL;
     pid_t pid = pid_of(f, domid);
 
     g_assert_cmpint(pid, >, 0);
     g_assert_cmpint(ntracked, <, MAX_PIDS);
     tracked[ntracked++] = pid;
+    if (g_file_get_contents(dp_path, &dp_text, NULL, NULL) && atoi(dp_text) > 0 &&
+        ntracked < MAX_PIDS)
+        tracked[ntracked++] = atoi(dp_text);
 }
 
 static int
@@ -302,8 +309,9 @@ count_pid_files(Fixture *f)
     const char *e;
     guint n = 0;
 
+    /* guests' <domid>.pid only, not their datapaths' <domid>.dp.pid */
     while (d && (e = g_dir_read_name(d)))
-        n += g_str_has_suffix(e, ".pid");
+        n += g_str_has_suffix(e, ".pid") && !g_str_has_suffix(e, ".dp.pid");
     return n;
 }
 
@@ -900,6 +908,12 @@ test_migrate_over_socket(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     g_assert_cmpint(dst, >, 0);
     track_pid(pid_in(f->cfg2.state_dir, dst));
+    {
+        g_autofree char *dp = g_strdup_printf("%s/sim/%d.dp.pid", f->cfg2.state_dir, dst);
+        g_autofree char *text = NULL;
+        if (g_file_get_contents(dp, &text, NULL, NULL))
+            track_pid(atoi(text));
+    }
 
     sum_src = ram_checksum(f, job.domid);
     {
@@ -960,8 +974,9 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     signal(SIGABRT, on_abort);
     signal(SIGTERM, on_abort);
-    /* find the guest program of this build tree, whatever the environment */
+    /* find the programs of this build tree, whatever the environment */
     g_setenv("XENMIG_SIM_GUEST", BUILDDIR "/src/backend/xenmig-sim-guest", TRUE);
+    g_setenv("XENMIG_DATAPATH", BUILDDIR "/tools/datapath/xenmig-datapath", TRUE);
 
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, setup, fn, teardown)
     ADD("/sim/lifecycle", test_lifecycle);
