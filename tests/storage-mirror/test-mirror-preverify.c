@@ -492,6 +492,49 @@ test_scan_no_preverify_unchanged(Fixture *f, gconstpointer data)
     g_assert_cmpuint(after.verify_read_dest - before.verify_read_dest, ==, f->size);
 }
 
+/* Reading the destination ahead of time shares the job's bandwidth
+ * limit with the copy. */
+static void
+test_bandwidth(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmMirrorJob) job = NULL;
+    XmMirrorOptions o = { .mode = XM_MIRROR_TRACKED, .verify = TRUE,
+                          .bandwidth_mib = 32 };
+    XmMirrorResult res = { 0 };
+    XmMirrorProgress p;
+    double rate = 32.0 * MiB, elapsed;
+    gint64 t0 = g_get_monotonic_time();
+
+    f->src_server = xm_nbd_server_new(&(XmNbdServerConfig){ .image_path = f->src },
+                                      &err);
+    g_assert_no_error(err);
+    job = xm_mirror_job_new(f->src, f->dst_uri, &o, &err);
+    g_assert_no_error(err);
+    g_assert_true(xm_mirror_job_attach_server(job, f->src_server, &err));
+    xm_mirror_job_preverify(job);
+    g_assert_true(xm_mirror_job_start(job, &err));
+    g_assert_no_error(err);
+    for (;;) {
+        xm_mirror_job_get_progress(job, &p);
+        g_assert_cmpint(p.phase, !=, XM_MIRROR_PHASE_FAILED);
+        if (p.verified == f->size)
+            break;
+        g_assert_cmpint(g_get_monotonic_time() - t0, <, 30 * G_USEC_PER_SEC);
+        g_usleep(20 * 1000);
+    }
+    elapsed = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
+    g_test_message("sent %" G_GUINT64_FORMAT " KiB and read %" G_GUINT64_FORMAT
+                   " KiB of the destination in %.2f s", p.sent / 1024,
+                   p.verify_read_dest / 1024, elapsed);
+    g_assert_cmpuint(p.verify_read_dest, ==, f->size);
+    /* the limiter's burst is a tenth of a second */
+    g_assert_cmpfloat((double)(p.sent + p.verify_read_dest), <=, rate * (elapsed + 0.1) + MiB);
+    g_assert_true(xm_mirror_job_complete(job, &res, &err));
+    g_assert_no_error(err);
+    check_result(f, &res);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -510,5 +553,7 @@ main(int argc, char **argv)
                setup, test_scan, teardown);
     g_test_add("/mirror-preverify/scan-no-preverify", Fixture, NULL,
                setup, test_scan_no_preverify_unchanged, teardown);
+    g_test_add("/mirror-preverify/bandwidth", Fixture, NULL,
+               setup, test_bandwidth, teardown);
     return g_test_run();
 }
