@@ -173,3 +173,69 @@ wait_dest_gone() {
     done
     fail "host 2 still has $name ('$(state_on "$U2" "$name")') or its image $file after $3 s"
 }
+
+# tls_pki DIR CA-NAME: a throw-away CA and certificates in the file names
+# libvirt reads, for `xenmig-lab up --tls-dir DIR` and for URIs with
+# pkipath= (so nothing under /etc/pki is needed):
+#   DIR/cacert.pem                      the CA (its key in DIR/ca/)
+#   DIR/host<i>/servercert.pem, serverkey.pem
+#                                       host i's libvirtd (i = 1, 2), CN and
+#                                       SAN xenmig-host<i> and 10.77.0.<i>
+#   DIR/host<i>/cacert.pem, clientcert.pem, clientkey.pem
+#                                       host i as a client (pkipath=DIR/host<i>
+#                                       in a --p2p destination URI)
+#   DIR/client/cacert.pem, clientcert.pem, clientkey.pem
+#                                       an administrator's virsh
+tls_pki() {
+    local dir=$1 ca_name=$2 i
+    mkdir -p "$dir/ca" "$dir/client"
+    printf 'cn = %s\nca\ncert_signing_key\nexpiration_days = 30\n' "$ca_name" > "$dir/ca/ca.info"
+    _tls_key "$dir/ca/cakey.pem"
+    certtool --generate-self-signed --load-privkey "$dir/ca/cakey.pem" \
+        --template "$dir/ca/ca.info" --outfile "$dir/cacert.pem" 2>/dev/null ||
+        fail "certtool: cannot make the CA in $dir"
+    for i in 1 2; do
+        mkdir -p "$dir/host$i"
+        cp "$dir/cacert.pem" "$dir/host$i/"
+        _tls_cert "$dir" "$dir/host$i/server" server "xenmig-host$i" \
+            "dns_name = xenmig-host$i
+ip_address = 10.77.0.$i"
+        _tls_cert "$dir" "$dir/host$i/client" client "xenmig-host$i" ""
+    done
+    cp "$dir/cacert.pem" "$dir/client/"
+    _tls_cert "$dir" "$dir/client/client" client "xenmig lab admin" ""
+}
+
+# RSA: libvirtd insists on key encipherment in the key usage of its
+# certificates, which certtool leaves out for ECDSA keys.
+_tls_key() {
+    certtool --generate-privkey --key-type=rsa --bits=2048 --outfile "$1" 2>/dev/null ||
+        fail "certtool: cannot make the key $1"
+    chmod 600 "$1"
+}
+
+# _tls_cert PKI PREFIX server|client CN EXTRA: PREFIXcert.pem and
+# PREFIXkey.pem signed by PKI's CA, for TLS servers or clients only.
+_tls_cert() {
+    local pki=$1 prefix=$2 role=$3 cn=$4 extra=$5
+    printf 'organization = xenmig tests\ncn = %s\n%s\ntls_www_%s\nencryption_key\nsigning_key\nexpiration_days = 30\n' \
+        "$cn" "$extra" "$role" > "$prefix.info"
+    _tls_key "${prefix}key.pem"
+    certtool --generate-certificate --load-privkey "${prefix}key.pem" \
+        --load-ca-certificate "$pki/cacert.pem" --load-ca-privkey "$pki/ca/cakey.pem" \
+        --template "$prefix.info" --outfile "${prefix}cert.pem" 2>/dev/null ||
+        fail "certtool: cannot make ${prefix}cert.pem"
+}
+
+# tls_uri I PKIPATH: host i's libvirtd over TLS, as seen inside the lab,
+# with the client certificates of PKIPATH.
+tls_uri() { echo "xen+tls://xenmig-host$1/system?pkipath=$2"; }
+
+# mig_up_tls PKI: like mig_up, every libvirtd also listening for TLS with
+# the certificates tls_pki made in PKI.
+mig_up_tls() {
+    require_module
+    lab up 2 --tls-dir "$1" > "$LAB_DIR/uris"
+    mapfile -t uris < "$LAB_DIR/uris"
+    U1=${uris[0]} U2=${uris[1]}
+}

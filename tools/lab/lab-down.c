@@ -204,6 +204,12 @@ lab_cmd_status(const char *dir, int argc, char **argv)
                 (int)h->libvirtd_pid, pid_state(h->libvirtd_pid));
         g_print(_("  URI: %s\n"), uri);
         g_print(_("  URI inside the lab: %s\n"), tcp);
+        if (lab->tls_dir) {
+            g_autofree char *tls = lab_host_tls_uri(h);
+
+            g_print(_("  TLS URI inside the lab: %s (certificates in %s)\n"),
+                    tls, lab->tls_dir);
+        }
     }
     return LAB_EXIT_OK;
 }

@@ -18,6 +18,52 @@ write_file(const char *path, const char *text, GError **error)
                                     G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
 }
 
+/* The files of host @index below --tls-dir, in libvirtd.conf's order of
+ * ca_file, cert_file, key_file. */
+static char **
+tls_files(const char *tls_dir, guint index)
+{
+    g_autofree char *host = g_strdup_printf("host%u", index);
+    char **files = g_new0(char *, 4);
+
+    files[0] = g_build_filename(tls_dir, "cacert.pem", NULL);
+    files[1] = g_build_filename(tls_dir, host, "servercert.pem", NULL);
+    files[2] = g_build_filename(tls_dir, host, "serverkey.pem", NULL);
+    return files;
+}
+
+/* Checked before anything starts: a missing file would otherwise show up
+ * only as a libvirtd that exits during `up`. */
+gboolean
+lab_libvirtd_check_tls_dir(const char *tls_dir, guint n, GError **error)
+{
+    if (strpbrk(tls_dir, "\"'\\\n")) {
+        g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
+                    _("the TLS directory %s contains a quote, backslash or newline"),
+                    tls_dir);
+        return FALSE;
+    }
+    for (guint i = 1; i <= n; i++) {
+        g_auto(GStrv) files = tls_files(tls_dir, i);
+
+        for (guint f = 0; files[f]; f++) {
+            if (access(files[f], R_OK) < 0)
+                return xm_set_error_errno(error, errno, XM_ERR_INVALID_ARG,
+                                          _("host %u: cannot read %s (--tls-dir needs cacert.pem, and servercert.pem and serverkey.pem in host%u/)"),
+                                          i, files[f], i);
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+write_config(const char *path, const char *base, const char *tls, GError **error)
+{
+    g_autofree char *text = g_strconcat(base, tls, NULL);
+
+    return write_file(path, text, error);
+}
+
 gboolean
 lab_libvirtd_write_config(const Lab *lab, const LabHost *host, GError **error)
 {
@@ -29,6 +75,7 @@ lab_libvirtd_write_config(const Lab *lab, const LabHost *host, GError **error)
     g_autofree char *xmconf = g_build_filename(etc, "xenmig.conf", NULL);
     g_autofree char *logfile = g_build_filename(log, "libvirtd.log", NULL);
     g_autofree char *libvirtd_text = NULL;
+    g_autofree char *tls_text = NULL;
     g_autofree char *xenmig_text = NULL;
 
     /* Everything in these files is ours; values carry no quotes because
@@ -40,13 +87,29 @@ lab_libvirtd_write_config(const Lab *lab, const LabHost *host, GError **error)
         "unix_sock_rw_perms = \"0700\"\n"
         "auth_unix_ro = \"none\"\n"
         "auth_unix_rw = \"none\"\n"
-        "listen_tls = 0\n"
         "listen_tcp = 1\n"
         "listen_addr = \"%s\"\n"
         "tcp_port = \"%d\"\n"
         "auth_tcp = \"none\"\n"
         "log_outputs = \"3:file:%s\"\n",
         host->index, run, host->address, LAB_LIBVIRTD_PORT, logfile);
+    if (lab->tls_dir) {
+        g_auto(GStrv) files = tls_files(lab->tls_dir, host->index);
+
+        /* x509 is the authentication: any client certificate the CA
+         * signed is let in, and clients must verify ours. */
+        tls_text = g_strdup_printf(
+            "listen_tls = 1\n"
+            "tls_port = \"%d\"\n"
+            "auth_tls = \"none\"\n"
+            "tls_no_verify_certificate = 0\n"
+            "ca_file = \"%s\"\n"
+            "cert_file = \"%s\"\n"
+            "key_file = \"%s\"\n",
+            LAB_LIBVIRTD_TLS_PORT, files[0], files[1], files[2]);
+    } else {
+        tls_text = g_strdup("listen_tls = 0\n");
+    }
     xenmig_text = g_strdup_printf(
         "# Written by xenmig-lab for host %u; rewritten by every 'up'.\n"
         "backend = \"sim\"\n"
@@ -60,7 +123,7 @@ lab_libvirtd_write_config(const Lab *lab, const LabHost *host, GError **error)
         host->index, run, etc, etc, lib, host->hostname);
     return lab_mkdir(etc, error) && lab_mkdir(log, error) &&
            lab_mkdir(lib, error) &&
-           write_file(conf, libvirtd_text, error) &&
+           write_config(conf, libvirtd_text, tls_text, error) &&
            write_file(xmconf, xenmig_text, error);
 }
 

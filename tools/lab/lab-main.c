@@ -34,7 +34,8 @@ usage(FILE *out)
     fprintf(out, "%s",
             _("usage: xenmig-lab [--dir DIR] COMMAND [OPTION...]\n"
               "\n"
-              "  up N [--module-dir DIR]   start N libvirtd hosts; print one URI per host\n"
+              "  up N [--module-dir DIR] [--tls-dir DIR]\n"
+              "                            start N libvirtd hosts; print one URI per host\n"
               "  status                    list the hosts, their PIDs and URIs\n"
               "  exec N -- CMD [ARG...]    run CMD inside host N's namespaces\n"
               "  guest NAME [OPTION...]    make disk images on a host and print a sim\n"

@@ -32,6 +32,7 @@ lab_free(Lab *lab)
     g_free(lab->ns_prefix);
     g_free(lab->hub_netns);
     g_free(lab->module_dir);
+    g_free(lab->tls_dir);
     g_ptr_array_unref(lab->hosts);
     g_free(lab);
 }
@@ -140,6 +141,12 @@ lab_host_tcp_uri(const LabHost *host)
     return g_strdup_printf("xen+tcp://%s/system", host->hostname);
 }
 
+char *
+lab_host_tls_uri(const LabHost *host)
+{
+    return g_strdup_printf("xen+tls://%s/system", host->hostname);
+}
+
 gboolean
 lab_mkdir(const char *path, GError **error)
 {
@@ -168,6 +175,8 @@ lab_save(const Lab *lab, GError **error)
     g_key_file_set_string(kf, LAB_GROUP, "hub-netns", lab->hub_netns);
     g_key_file_set_string(kf, LAB_GROUP, "module-dir",
                           lab->module_dir ? lab->module_dir : "");
+    g_key_file_set_string(kf, LAB_GROUP, "tls-dir",
+                          lab->tls_dir ? lab->tls_dir : "");
     g_key_file_set_uint64(kf, LAB_GROUP, "hosts", lab->hosts->len);
     for (guint i = 0; i < lab->hosts->len; i++) {
         LabHost *h = g_ptr_array_index(lab->hosts, i);
@@ -225,6 +234,7 @@ lab_load(const char *dir, GError **error)
     g_autofree char *path = lab_state_path(lab);
     g_autoptr(GError) local = NULL;
     g_autofree char *module_dir = NULL;
+    g_autofree char *tls_dir = NULL;
     guint64 nhosts;
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -248,6 +258,10 @@ lab_load(const char *dir, GError **error)
     module_dir = g_key_file_get_string(kf, LAB_GROUP, "module-dir", NULL);
     if (module_dir && *module_dir)
         lab->module_dir = g_steal_pointer(&module_dir);
+    /* absent in the state of a lab started before TLS existed */
+    tls_dir = g_key_file_get_string(kf, LAB_GROUP, "tls-dir", NULL);
+    if (tls_dir && *tls_dir)
+        lab->tls_dir = g_steal_pointer(&tls_dir);
     for (guint64 i = 0; i < nhosts; i++) {
         LabHost *h = lab_add_host(lab);
         g_autofree char *group = g_strdup_printf("host%u", h->index);

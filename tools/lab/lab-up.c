@@ -206,11 +206,14 @@ lab_cmd_up(const char *dir, int argc, char **argv)
 {
     g_autofree char *dir_opt = NULL;
     g_autofree char *module_opt = NULL;
+    g_autofree char *tls_opt = NULL;
     GOptionEntry entries[] = {
         { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir_opt,
           N_("Lab directory (default $XENMIG_LAB_DIR or /run/xenmig-lab)"), N_("DIR") },
         { "module-dir", 0, 0, G_OPTION_ARG_FILENAME, &module_opt,
           N_("Directory holding libvirt_driver_libxl.so (default: the build tree's src/driver)"), N_("DIR") },
+        { "tls-dir", 0, 0, G_OPTION_ARG_FILENAME, &tls_opt,
+          N_("Also listen for TLS (port 16514) with DIR/cacert.pem, DIR/host<i>/servercert.pem and DIR/host<i>/serverkey.pem"), N_("DIR") },
         { NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(_("N - start N libvirtd hosts"));
@@ -228,7 +231,11 @@ lab_cmd_up(const char *dir, int argc, char **argv)
         return LAB_EXIT_USAGE;
     }
     lab = lab_new(dir_opt ? dir_opt : dir);
-    if (!check_dir_usable(lab, (guint)n, &error) || !check_free(lab, (guint)n, &error) ||
+    if (tls_opt)
+        lab->tls_dir = g_canonicalize_filename(tls_opt, NULL);
+    if (!check_dir_usable(lab, (guint)n, &error) ||
+        (lab->tls_dir && !lab_libvirtd_check_tls_dir(lab->tls_dir, (guint)n, &error)) ||
+        !check_free(lab, (guint)n, &error) ||
         !(lab->module_dir = resolve_module_dir(module_opt, &error))) {
         lab_print_error(error);
         return LAB_EXIT_FAILURE;

@@ -12,6 +12,8 @@
  *                          LAB_IMAGE_DIR inside host i
  *   DIR/host<i>/etc/       libvirtd.conf, xenmig.conf, persistent domains
  *   DIR/host<i>/log/       libvirtd log and output
+ * With `up --tls-dir TLS`, host i's libvirtd also listens for TLS with
+ * TLS/cacert.pem, TLS/host<i>/servercert.pem and TLS/host<i>/serverkey.pem.
  */
 #pragma once
 
@@ -25,6 +27,7 @@
 #define LAB_SUBNET "10.77.0"
 #define LAB_PREFIX_LEN 24
 #define LAB_LIBVIRTD_PORT 16509
+#define LAB_LIBVIRTD_TLS_PORT 16514
 #define LAB_MAX_HOSTS 200
 #define LAB_LIBVIRTD "/usr/sbin/libvirtd"
 #define LAB_MODULE_FILE "libvirt_driver_libxl.so"
@@ -55,6 +58,7 @@ typedef struct {
     char *ns_prefix;          /* e.g. "xenmig-lab" or "xenmig-lab-1a2b3c" */
     char *hub_netns;          /* namespace holding the bridge */
     char *module_dir;         /* LIBVIRT_DRIVER_DIR given to libvirtd */
+    char *tls_dir;            /* --tls-dir: certificates, NULL without TLS */
     GPtrArray *hosts;         /* LabHost*, index i-1 */
 } Lab;
 
@@ -73,6 +77,7 @@ Lab *lab_load(const char *dir, GError **error);
 gboolean lab_save(const Lab *lab, GError **error);
 char *lab_host_uri(const Lab *lab, const LabHost *host);
 char *lab_host_tcp_uri(const LabHost *host);
+char *lab_host_tls_uri(const LabHost *host);
 char *lab_host_socket(const LabHost *host);
 char *lab_host_path(const LabHost *host, const char *sub);
 gboolean lab_mkdir(const char *path, GError **error);
@@ -98,6 +103,7 @@ pid_t lab_libvirtd_spawn(const Lab *lab, const LabHost *host, GError **error);
 gboolean lab_libvirtd_wait(const Lab *lab, const LabHost *host,
                            gboolean check_driver, GError **error);
 char *lab_log_tail(const char *path, guint lines);
+gboolean lab_libvirtd_check_tls_dir(const char *tls_dir, guint n, GError **error);
 gboolean lab_module_present(const Lab *lab);
 
 /* lab-down.c: stops and removes everything the state names; @purge also
