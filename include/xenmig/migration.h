@@ -81,16 +81,18 @@ typedef enum {
 
 /**
  * XmMigrationImageFunc:
- * @path: the image xm_migration_prepare() has just created
- * @dev: its device number (st_dev)
- * @ino: its inode number (st_ino)
+ * @path: where xm_migration_prepare() is creating an image
+ * @dev: the new file's device number (st_dev)
+ * @ino: the new file's inode number (st_ino)
  * @user_data: #XmMigrationParams.image_created_data
  * @error: return location for the reason of a refusal
  *
- * Told about every image a Prepare creates, while it is still empty. A
- * process killed after a Prepare returned can only remove the images it
- * created if it learnt of each as it appeared; @dev and @ino tell them apart
- * from a file someone else put at @path later.
+ * Told about every image a Prepare creates. The file is made unnamed
+ * (O_TMPFILE) and linked at @path only after this returns, so a process
+ * killed at any point leaves no image it was not told about; on a file
+ * system without unnamed files, the file is created at @path first and
+ * told right away, still empty. @dev and @ino tell the image apart from a
+ * file someone else puts at @path later.
  *
  * Returns: %TRUE to go on; %FALSE with @error set fails the Prepare, which
  * then removes the images it created.
@@ -142,9 +144,9 @@ typedef gboolean (*XmMigrationImageFunc)(const char *path, guint64 dev, guint64 
  * @max_passes: copy-dirty passes before the switchover is forced (0: 30);
  *   it is also taken after three passes in a row that do not shrink
  * @image_created: (nullable): destination: called by prepare for each
- *   image it creates, right after creating it and before anything is
- *   written to it, so that the caller can record the image where a
- *   restarted process finds it (see #XmMigrationImageFunc)
+ *   image it creates, before the image appears at its path, so that the
+ *   caller can record the image where a restarted process finds it (see
+ *   #XmMigrationImageFunc)
  * @image_created_data: passed to @image_created
  *
  * What the caller asks for; copied by begin and prepare.

@@ -5,12 +5,13 @@
  * destination deletes only what it created, also after a crash.
  *
  * One file per migration, <state_dir>/migrate-in/<uuid>, one line per
- * image: "<st_dev> <st_ino> <path>", added by Prepare's callback as each
- * image is created (still empty), so no window leaves an image unrecorded
- * once it has data. An image is removed only if it is
- * still that very file and no active domain has the migration's UUID (a
- * crash right after a successful Finish leaves the record but the guest
- * runs on the image).
+ * image: "<st_dev> <st_ino> <path>", added by Prepare's callback for each
+ * image before the image is linked at its path (or, on file systems
+ * without unnamed files, right after its creation, still empty), so no
+ * kill leaves an image behind that is not on record. An image is removed
+ * only if it is still that very file and no active domain has the
+ * migration's UUID (a crash right after a successful Finish leaves the
+ * record but the guest runs on the image).
  */
 #define G_LOG_DOMAIN "xenmig-driver"
 #include "config.h"

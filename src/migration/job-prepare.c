@@ -119,46 +119,76 @@ check_images(XmMigration *job, GError **error)
     return ok;
 }
 
+/*
+ * Makes the file of one new image, sized, and tells the caller before it
+ * has a name. The file is born unnamed (O_TMPFILE) and linked at its path
+ * only once the caller knows its identity: a process killed in between
+ * leaves nothing behind, and one killed later has it on record. Where the
+ * file system has no unnamed files, the image is created at its path
+ * (O_EXCL) and told at once, still empty.
+ */
+static gboolean
+create_image(XmMigration *job, XmMigDisk *d, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(d->dest_path);
+    gboolean named = FALSE;
+    struct stat st;
+    int fd;
+
+    fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        fd = open(d->dest_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        named = TRUE;
+    }
+    if (fd < 0)
+        return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
+                                  _("cannot create image '%s'"), d->dest_path);
+    if (named)
+        d->created = TRUE;
+    if (fstat(fd, &st) < 0) {
+        xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
+                           _("cannot access '%s'"), d->dest_path);
+        goto fail;
+    }
+    if (job->params.image_created &&
+        !job->params.image_created(d->dest_path, st.st_dev, st.st_ino,
+                                   job->params.image_created_data, error))
+        goto fail;
+    if (ftruncate(fd, d->capacity) < 0) {
+        xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
+                           _("cannot size image '%s'"), d->dest_path);
+        goto fail;
+    }
+    if (!named) {
+        g_autofree char *self = g_strdup_printf("/proc/self/fd/%d", fd);
+
+        /* fails (EEXIST) if someone else put a file there meanwhile */
+        if (linkat(AT_FDCWD, self, AT_FDCWD, d->dest_path, AT_SYMLINK_FOLLOW) < 0 &&
+            linkat(fd, "", AT_FDCWD, d->dest_path, AT_EMPTY_PATH) < 0) {
+            xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
+                               _("cannot create image '%s'"), d->dest_path);
+            goto fail;
+        }
+        d->created = TRUE;
+    }
+    close(fd);
+    g_debug("created sparse image %s (%" G_GUINT64_FORMAT " bytes)",
+            d->dest_path, d->capacity);
+    return TRUE;
+
+ fail:
+    close(fd);
+    return FALSE;
+}
+
 static gboolean
 create_images(XmMigration *job, GError **error)
 {
     for (size_t i = 0; i < job->ndisks; i++) {
-        XmMigDisk *d = &job->disks[i];
-        int fd;
-
-        if (access(d->dest_path, F_OK) == 0)
+        if (access(job->disks[i].dest_path, F_OK) == 0)
             continue;
-        fd = open(d->dest_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0)
-            return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
-                                      _("cannot create image '%s'"), d->dest_path);
-        d->created = TRUE;
-        /* told while still empty: a caller killed from here on can find
-         * and remove it */
-        if (job->params.image_created) {
-            struct stat st;
-
-            if (fstat(fd, &st) < 0) {
-                int e = errno;
-                close(fd);
-                return xm_set_error_errno(error, e, XM_ERR_OPERATION_FAILED,
-                                          _("cannot access '%s'"), d->dest_path);
-            }
-            if (!job->params.image_created(d->dest_path, st.st_dev, st.st_ino,
-                                           job->params.image_created_data, error)) {
-                close(fd);
-                return FALSE;
-            }
-        }
-        if (ftruncate(fd, d->capacity) < 0) {
-            int e = errno;
-            close(fd);
-            return xm_set_error_errno(error, e, XM_ERR_OPERATION_FAILED,
-                                      _("cannot size image '%s'"), d->dest_path);
-        }
-        close(fd);
-        g_debug("created sparse image %s (%" G_GUINT64_FORMAT " bytes)",
-                d->dest_path, d->capacity);
+        if (!create_image(job, &job->disks[i], error))
+            return FALSE;
     }
     return TRUE;
 }

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Prepare tells its caller about every image it creates while the image is
- * still empty (XmMigrationParams.image_created), so that a destination
- * daemon killed at any later point has each image on record and removes it
- * when it starts again. Images that existed before are never reported, and
- * a caller that cannot record an image stops the Prepare, which then
- * removes what it created and nothing else.
+ * Prepare tells its caller about every image it creates before the image
+ * has a name (XmMigrationParams.image_created), so that a destination
+ * daemon killed at any point leaves either nothing or an image it has on
+ * record and removes when it starts again. Images that existed before are
+ * never reported, a caller that cannot record an image stops the Prepare,
+ * and a file someone else puts at the path meanwhile is not replaced nor
+ * removed.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <xenmig/backend.h>
 #include <xenmig/error.h>
@@ -21,20 +25,42 @@ typedef struct {
     GPtrArray *paths;
     guint64 dev, ino;
     gboolean refuse;
+    gboolean squatter;      /* someone else creates the path meanwhile */
 } Told;
+
+/* Whether @dir's file system has unnamed files (O_TMPFILE). */
+static gboolean
+has_tmpfile(const char *dir)
+{
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+    if (fd < 0)
+        return FALSE;
+    close(fd);
+    return TRUE;
+}
 
 static gboolean
 on_image_created(const char *path, guint64 dev, guint64 ino, gpointer data,
                  GError **error)
 {
+    g_autofree char *dir = g_path_get_dirname(path);
     Told *t = data;
     struct stat st;
 
-    /* the file is there, is the one reported, and holds nothing yet */
-    g_assert_cmpint(stat(path, &st), ==, 0);
-    g_assert_cmpuint(st.st_dev, ==, dev);
-    g_assert_cmpuint(st.st_ino, ==, ino);
-    g_assert_cmpint(st.st_size, ==, 0);
+    if (has_tmpfile(dir)) {
+        /* nothing at the path yet: killed now, Prepare leaves nothing */
+        g_assert_cmpint(stat(path, &st), ==, -1);
+        g_assert_cmpint(errno, ==, ENOENT);
+    } else {
+        /* already named: the one reported, and empty */
+        g_assert_cmpint(stat(path, &st), ==, 0);
+        g_assert_cmpuint(st.st_dev, ==, dev);
+        g_assert_cmpuint(st.st_ino, ==, ino);
+        g_assert_cmpint(st.st_size, ==, 0);
+    }
+    if (t->squatter)
+        make_image(path, 4096);
     g_ptr_array_add(t->paths, g_strdup(path));
     t->dev = dev;
     t->ino = ino;
@@ -166,6 +192,39 @@ test_refused(Fixture *f, gconstpointer data)
     two_disks_end(f, &g);
 }
 
+/* A file appears at the path while Prepare makes the image: Prepare fails
+ * and that file stays as it was. */
+static void
+test_squatter(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+    Told told = { .paths = paths, .squatter = TRUE };
+    g_autofree char *dir = g_path_get_dirname(f->dst_img);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *c2 = NULL;
+    XmMigration *dst;
+    XmMigrationParams pd;
+    TwoDisks g = { 0 };
+    struct stat st;
+
+    if (!has_tmpfile(dir)) {
+        g_test_skip("the file system of the test directory has no O_TMPFILE");
+        return;
+    }
+    two_disks_begin(f, &g);
+    base_params(&pd, FALSE);
+    pd.image_created = on_image_created;
+    pd.image_created_data = &told;
+    dst = xm_migration_prepare(f->b[1], g.ddef, g.c1, &pd, &c2, NULL, &err);
+    g_assert_null(dst);
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_assert_nonnull(strstr(err->message, "File exists"));
+    g_assert_cmpint(stat(f->dst_img, &st), ==, 0);
+    g_assert_cmpint(st.st_size, ==, 4096);
+    g_assert_cmpuint(count_domains(f, 1), ==, 0);
+    two_disks_end(f, &g);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -175,5 +234,7 @@ main(int argc, char **argv)
                test_told_while_empty, teardown);
     g_test_add("/migration/image-record/refused", Fixture, NULL, setup,
                test_refused, teardown);
+    g_test_add("/migration/image-record/squatter", Fixture, NULL, setup,
+               test_squatter, teardown);
     return g_test_run();
 }
