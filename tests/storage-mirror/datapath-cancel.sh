@@ -9,6 +9,9 @@
 #                        while the COMPLETE blocks
 #   complete-disconnect  the client dies during COMPLETE: the daemon keeps
 #                        running and finishes the job
+#   starting             MIRROR to a destination that never answers: CANCEL
+#                        interrupts the connect at once (MIRROR gets ERR 78),
+#                        and so does SIGTERM
 set -euo pipefail
 . "$(dirname "$0")/datapath-lib.sh"
 require qemu-nbd cmp timeout
@@ -79,6 +82,40 @@ complete-disconnect)
     dp_err 55 progress xvda >/dev/null
     dp ping >/dev/null
     cmp "$src" "$dst" || dp_fail "destination differs"
+    ;;
+starting)
+    # accepts connections into its backlog, never speaks NBD
+    /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(64)
+time.sleep(120)
+' "$tmp/frozen.sock" &
+    _bg_pids+=("$!")
+    wait_for test -S "$tmp/frozen.sock" || fail "frozen peer did not start"
+    frozen="nbd+unix:///?socket=$tmp/frozen.sock"
+    "$CLIENT" mirror "$CTL" xvda "$frozen" timeout=30 > "$tmp/mirror.out" &
+    M=$!
+    _bg_pids+=("$M")
+    wait_phase xvda init 10
+    start=$(date +%s%N)
+    dp cancel xvda >/dev/null
+    wait "$M" || true
+    elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+    [ "$elapsed" -lt 5000 ] || dp_fail "CANCEL of a starting job took ${elapsed} ms"
+    case "$(cat "$tmp/mirror.out")" in "ERR 78 "*) ;; *) dp_fail "MIRROR: $(cat "$tmp/mirror.out")" ;; esac
+    dp_err 55 progress xvda >/dev/null
+
+    "$CLIENT" mirror "$CTL" xvda "$frozen" timeout=30 > "$tmp/mirror.out" &
+    M=$!
+    _bg_pids+=("$M")
+    wait_phase xvda init 10
+    start=$(date +%s%N)
+    kill -TERM "$DP_PID"
+    for _ in $(seq 50); do daemon_gone && break; sleep 0.1; done
+    daemon_gone || dp_fail "SIGTERM did not stop a daemon with a starting job in 5 s"
+    wait "$M" || true
+    [ ! -e "$CTL" ] && [ ! -e "$PIDF" ] || dp_fail "files left behind"
     ;;
 *)
     fail "unknown case $1"

@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,8 +45,11 @@ clear_stale_socket(const struct sockaddr_un *sa, GError **error)
                     _("%s exists and is not a socket"), sa->sun_path);
         return FALSE;
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) == 0) {
+    /* non-blocking: a stopped daemon with a full backlog must not hang us
+     * (EAGAIN then also means someone owns it) */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && (connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) == 0 ||
+                    errno == EAGAIN)) {
         close(fd);
         g_set_error(error, XM_ERROR, XM_ERR_OPERATION_INVALID,
                     _("another process listens on %s"), sa->sun_path);

@@ -226,10 +226,12 @@ do_mirror(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
 
     g_mutex_lock(&dp->lock);
     if (dp->quitting || disk->job || disk->busy) {
-        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_INVALID,
-                    dp->quitting ? _("the datapath is shutting down")
-                                 : _("disk %s already has a mirror job"),
-                    disk->target);
+        if (dp->quitting)
+            g_set_error(error, XM_ERROR, XM_ERR_OPERATION_INVALID,
+                        _("the datapath is shutting down"));
+        else
+            g_set_error(error, XM_ERROR, XM_ERR_OPERATION_INVALID,
+                        _("disk %s already has a mirror job"), disk->target);
         g_mutex_unlock(&dp->lock);
         return FALSE;
     }
@@ -243,9 +245,12 @@ do_mirror(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
         g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
     }
-    /* published before the slow start so that CANCEL can interrupt it */
+    /* published before the slow start so that CANCEL can interrupt it;
+     * one that came while the job was being created takes effect now */
     g_mutex_lock(&dp->lock);
     disk->job = job;
+    if (disk->cancel_requested || dp->quitting)
+        xm_mirror_job_cancel(job);
     g_mutex_unlock(&dp->lock);
     ok = xm_mirror_job_attach_server(job, disk->server, &err) &&
          xm_mirror_job_start(job, &err);
