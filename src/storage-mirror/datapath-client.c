@@ -130,18 +130,6 @@ connect_control(const char *control, GError **error)
     return fd;
 }
 
-static gboolean
-send_line(int fd, const char *control, const char *line, GError **error)
-{
-    int errsv = xm_datapath_write_line(fd, line);
-
-    if (errsv)
-        return xm_set_error_errno(error, errsv, XM_ERR_OPERATION_FAILED,
-                                  _("cannot send to the datapath daemon at %s"),
-                                  control);
-    return TRUE;
-}
-
 /* Reads one line; @timeout_ms < 0: no limit; @cancel_fd < 0: none. */
 static char *
 read_line(int fd, const char *control, int timeout_ms, int cancel_fd,
@@ -218,6 +206,24 @@ read_line(int fd, const char *control, int timeout_ms, int cancel_fd,
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
 
+/* Sends @line. If that fails, a reply the daemon sent before closing (it
+ * refuses connections beyond its limit that way) is returned in
+ * *@early_reply instead of an error, as it says more than EPIPE. */
+static gboolean
+send_line(int fd, const char *control, const char *line, char **early_reply,
+          GError **error)
+{
+    int errsv = xm_datapath_write_line(fd, line);
+
+    if (!errsv)
+        return TRUE;
+    *early_reply = read_line(fd, control, 1000, -1, NULL);
+    if (!*early_reply)
+        xm_set_error_errno(error, errsv, XM_ERR_OPERATION_FAILED,
+                           _("cannot send to the datapath daemon at %s"), control);
+    return FALSE;
+}
+
 char *
 xm_datapath_call_raw(const char *control, const char *line, int timeout_ms,
                      GCancellable *cancellable, GError **error)
@@ -232,7 +238,7 @@ xm_datapath_call_raw(const char *control, const char *line, int timeout_ms,
         return NULL;
     }
     fd = connect_control(control, error);
-    if (fd >= 0 && send_line(fd, control, line, error))
+    if (fd >= 0 && send_line(fd, control, line, &reply, error))
         reply = read_line(fd, control, timeout_ms, cancel_fd, error);
     if (fd >= 0)
         close(fd);
@@ -564,9 +570,10 @@ xm_datapath_complete(const char *control, const char *target,
 
     if (fd < 0)
         goto out;
-    if (!send_line(fd, control, line->str, error))
+    if (send_line(fd, control, line->str, &reply, error))
+        reply = read_line(fd, control, -1, cancel_fd, &err);
+    else if (!reply)
         goto out;
-    reply = read_line(fd, control, -1, cancel_fd, &err);
     if (!reply && g_error_matches(err, XM_ERROR, XM_ERR_OPERATION_ABORTED) &&
         cancel_fd >= 0) {
         g_autoptr(GError) cancel_err = NULL;
