@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # xenmig-datapath's command line and its man page:
 #   usage    bad command lines exit 2 with a message and start nothing
+#   export   each disk is an NBD export "" of the image's size on its own
+#            socket, writable, with multi-conn
 #   manpage  every option of --help, every control command and every
 #            MIRROR key is documented in xenmig-datapath.8.rst
 set -euo pipefail
@@ -42,6 +44,26 @@ usage)
     # an image path may contain '='
     cp "$img" "$tmp/a=b.img"
     spawn_datapath "xvda=$tmp/a=b.img=$tmp/a.sock"
+    dp quit >/dev/null
+    ;;
+export)
+    require nbdinfo
+    truncate -s 8M "$tmp/a.img"
+    truncate -s 3M "$tmp/b.img"
+    spawn_datapath "xvda=$tmp/a.img=$tmp/a.sock" "xvdb=$tmp/b.img=$tmp/b.sock"
+    for d in a b; do
+        uri="nbd+unix:///?socket=$tmp/$d.sock"
+        [ "$(nbdinfo --size "$uri")" = "$(stat -c %s "$tmp/$d.img")" ] ||
+            fail "disk $d: wrong size"
+        nbdinfo --can multi-conn "$uri" || fail "disk $d: no multi-conn"
+        rc=0
+        nbdinfo --is readonly "$uri" || rc=$?
+        [ "$rc" = 2 ] || fail "disk $d: read-only or nbdinfo failed ($rc)"
+    done
+    # only the export "" exists
+    ! nbdinfo --size "nbd+unix:///other?socket=$tmp/a.sock" 2>/dev/null ||
+        fail "export 'other' accepted"
+    [ "$(dp raw PING)" = "OK version=1 disks=xvda%2Cxvdb" ] || fail "PING: $(dp raw PING)"
     dp quit >/dev/null
     ;;
 manpage)
