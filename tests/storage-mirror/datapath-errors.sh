@@ -5,6 +5,8 @@
 #                  second MIRROR, an unreachable destination: each the
 #                  right ERR code, and the daemon keeps serving afterwards
 #   dead-daemon    a killed daemon: the client fails at once naming the socket
+#   frozen         a stopped daemon: a request times out after 30 s with
+#                  ERR 68 naming the socket; continued, it answers again
 #   missing-image  spawn fails with the daemon's reason; nothing is left
 #   busy-control   a second daemon on the same control socket is refused;
 #                  the first one is unharmed
@@ -88,6 +90,18 @@ dead-daemon)
     case "$out" in "ERR 9 "*"$CTL"*) ;; *) fail "complete: $out" ;; esac
     # a new daemon replaces the stale sockets
     spawn_datapath "xvda=$img=$tmp/a.sock"
+    dp ping >/dev/null
+    ;;
+frozen)
+    spawn_datapath "xvda=$img=$tmp/a.sock"
+    kill -STOP "$DP_PID"
+    on_exit "kill -CONT $DP_PID 2>/dev/null"
+    start=$(date +%s)
+    out=$(timeout 45 "$CLIENT" ping "$CTL") && fail "ping of a stopped daemon worked"
+    elapsed=$(( $(date +%s) - start ))
+    case "$out" in "ERR 68 "*"$CTL"*) ;; *) fail "frozen daemon: $out" ;; esac
+    [ "$elapsed" -ge 29 ] && [ "$elapsed" -le 35 ] || fail "timed out after $elapsed s"
+    kill -CONT "$DP_PID"
     dp ping >/dev/null
     ;;
 missing-image)
