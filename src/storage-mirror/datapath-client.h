@@ -37,6 +37,11 @@ pid_t xm_datapath_spawn(const char *control, const char *pid_file,
                         const char *log_path, const XmDatapathDisk *disks,
                         size_t n, GError **error);
 
+/* Whether @pid is a live process whose command line names @control, i.e.
+ * the daemon serving it (a pid read back from a pid file may have been
+ * reused since). */
+gboolean xm_datapath_pid_serves(pid_t pid, const char *control);
+
 gboolean xm_datapath_ping(const char *control, GError **error);
 /* @opts must be tracked mode; @sync asks for synchronous mode at once (it
  * starts when the bulk copy ends). */

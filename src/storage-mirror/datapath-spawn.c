@@ -76,9 +76,8 @@ read_pid_file(const char *pid_file, GError **error)
     return (pid_t) pid;
 }
 
-/* Whether @pid is a xenmig-datapath serving @control. */
-static gboolean
-runs_control(pid_t pid, const char *control)
+gboolean
+xm_datapath_pid_serves(pid_t pid, const char *control)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int) pid);
     g_autofree char *cmdline = NULL;
@@ -188,7 +187,7 @@ xm_datapath_spawn(const char *control, const char *pid_file,
          * @control (not a stale one) means it started */
         pid_t daemon_pid = read_pid_file(pid_file, NULL);
 
-        if (daemon_pid > 0 && runs_control(daemon_pid, control)) {
+        if (daemon_pid > 0 && xm_datapath_pid_serves(daemon_pid, control)) {
             result = daemon_pid;
             goto out;
         }

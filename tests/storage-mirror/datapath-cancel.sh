@@ -20,8 +20,7 @@ src=$tmp/src.img
 dst=$tmp/dst.img
 truncate -s 32M "$src" "$dst"
 dd if=/dev/urandom of="$src" bs=1M count=16 conv=notrunc status=none
-start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst.sock" "$dst"
-wait_for test -S "$tmp/dst.sock" || fail "qemu-nbd did not start"
+start_dest "$dst" "$tmp/dst.sock"
 uri="nbd+unix:///?socket=$tmp/dst.sock"
 spawn_datapath "xvda=$src=$tmp/a.sock"
 

@@ -39,12 +39,23 @@ assert_nothing_left() {
     done
 }
 
+# spawn_missing_image: spawn fails with the daemon's reason, leaving nothing
+spawn_missing_image() {
+    local out
+    out=$("$CLIENT" spawn "$CTL" "$PIDF" "$DPLOG" \
+        "xvda=$tmp/nosuch.img=$tmp/a.sock") && fail "spawn with a missing image worked"
+    case "$out" in
+        "ERR 9 "*"did not start"*"nosuch.img"*) ;;
+        *) fail "spawn error lacks the daemon's reason: $out" ;;
+    esac
+    assert_nothing_left
+}
+
 case "${1:?case}" in
 requests)
     spawn_datapath "xvda=$img=$tmp/a.sock"
-    start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst.sock" "$tmp/dst.img"
     truncate -s 16M "$tmp/dst.img"
-    wait_for test -S "$tmp/dst.sock" || fail "qemu-nbd did not start"
+    start_dest "$tmp/dst.img" "$tmp/dst.sock"
     uri="nbd+unix:///?socket=$tmp/dst.sock"
 
     dp_err 8 progress nosuch | grep -q "nosuch" || dp_fail "message lacks the target"
@@ -105,13 +116,7 @@ frozen)
     dp ping >/dev/null
     ;;
 missing-image)
-    out=$("$CLIENT" spawn "$CTL" "$PIDF" "$DPLOG" \
-        "xvda=$tmp/nosuch.img=$tmp/a.sock") && fail "spawn with a missing image worked"
-    case "$out" in
-        "ERR 9 "*"did not start"*"nosuch.img"*) ;;
-        *) fail "spawn error lacks the daemon's reason: $out" ;;
-    esac
-    assert_nothing_left
+    spawn_missing_image
     # same for the second disk of two: the first one's socket is removed
     out=$("$CLIENT" spawn "$CTL" "$PIDF" "$DPLOG" "xvda=$img=$tmp/a.sock" \
         "xvdb=$tmp/nosuch.img=$tmp/b.sock") && fail "spawn with a missing image worked"
@@ -170,13 +175,7 @@ PY
     ;;
 sigchld-ignored)
     export DATAPATH_TEST_IGNORE_SIGCHLD=1
-    out=$("$CLIENT" spawn "$CTL" "$PIDF" "$DPLOG" \
-        "xvda=$tmp/nosuch.img=$tmp/a.sock") && fail "spawn with a missing image worked"
-    case "$out" in
-        "ERR 9 "*"did not start"*"nosuch.img"*) ;;
-        *) fail "spawn error lacks the daemon's reason: $out" ;;
-    esac
-    assert_nothing_left
+    spawn_missing_image
     spawn_datapath "xvda=$img=$tmp/a.sock"
     dp ping >/dev/null
     ;;
@@ -207,9 +206,7 @@ sys.stdin.read()
     ;;
 dest-dies)
     truncate -s 16M "$tmp/dst.img"
-    start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst.sock" "$tmp/dst.img"
-    DEST_PID=$BG_PID
-    wait_for test -S "$tmp/dst.sock" || fail "qemu-nbd did not start"
+    start_dest "$tmp/dst.img" "$tmp/dst.sock"
     spawn_datapath "xvda=$img=$tmp/a.sock"
     dp mirror xvda "nbd+unix:///?socket=$tmp/dst.sock" sync=1 timeout=5 >/dev/null
     wait_phase xvda sync 20
@@ -238,8 +235,7 @@ dest-dies)
         -c "read -P 6 $((6 * MiB)) 256k" >/dev/null || dp_fail "guest data lost"
     # a new job to a new destination
     truncate -s 16M "$tmp/dst2.img"
-    start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst2.sock" "$tmp/dst2.img"
-    wait_for test -S "$tmp/dst2.sock" || fail "qemu-nbd did not start"
+    start_dest "$tmp/dst2.img" "$tmp/dst2.sock"
     dp mirror xvda "nbd+unix:///?socket=$tmp/dst2.sock" verify=1 >/dev/null
     wait_phase xvda dirty 20
     [ "$(field verified "$(dp complete xvda)")" = 1 ] || dp_fail "new job not verified"

@@ -47,6 +47,14 @@ spawn_datapath() {
     grep -qs xenmig-datapath "/proc/$DP_PID/cmdline" || dp_fail "no daemon with pid $DP_PID"
 }
 
+# start_dest IMAGE SOCKET: a qemu-nbd destination (export "", writeback,
+# several connections) on a unix socket; sets DEST_PID.
+start_dest() {
+    start_bg qemu-nbd -f raw -t -e 16 -x '' --socket="$2" "$1"
+    DEST_PID=$BG_PID
+    wait_for test -S "$2" || fail "qemu-nbd did not start on $2"
+}
+
 # dp CMD ARGS...: a client call that must succeed; prints its output.
 dp() {
     local out

@@ -16,8 +16,7 @@ if [ "${1:?case}" = two-disks ]; then
     for d in a b; do
         truncate -s 24M "$tmp/$d.img" "$tmp/$d-dst.img"
         dd if=/dev/urandom of="$tmp/$d.img" bs=1M count=6 conv=notrunc status=none
-        start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/$d-dst.sock" "$tmp/$d-dst.img"
-        wait_for test -S "$tmp/$d-dst.sock" || fail "qemu-nbd did not start"
+        start_dest "$tmp/$d-dst.img" "$tmp/$d-dst.sock"
     done
     spawn_datapath "xvda=$tmp/a.img=$tmp/a.sock" "xvdb=$tmp/b.img=$tmp/b.sock"
     dp mirror xvda "nbd+unix:///?socket=$tmp/a-dst.sock" verify=1 bandwidth=20 >/dev/null
@@ -53,8 +52,7 @@ truncate -s 8M "$other"
 dd if=/dev/urandom of="$src" bs=1M count=12 conv=notrunc status=none
 dd if=/dev/urandom of="$src" bs=1M seek=40 count=12 conv=notrunc status=none
 
-start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst.sock" "$dst"
-wait_for test -S "$tmp/dst.sock" || fail "qemu-nbd did not start"
+start_dest "$dst" "$tmp/dst.sock"
 
 spawn_datapath "xvda=$src=$tmp/a.sock" "xvdb=$other=$tmp/b.sock"
 dp ping >/dev/null

@@ -11,8 +11,7 @@ require qemu-io qemu-nbd
 img=$tmp/disk.img
 truncate -s 32M "$img" "$tmp/dst.img"
 dd if=/dev/urandom of="$img" bs=1M count=8 conv=notrunc status=none
-start_bg qemu-nbd -f raw -t -e 8 -x '' --socket="$tmp/dst.sock" "$tmp/dst.img"
-wait_for test -S "$tmp/dst.sock" || fail "qemu-nbd did not start"
+start_dest "$tmp/dst.img" "$tmp/dst.sock"
 
 spawn_datapath "xvda=$img=$tmp/a.sock" "xvdb=$tmp/dst.img=$tmp/b.sock"
 

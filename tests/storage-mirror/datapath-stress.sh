@@ -15,8 +15,7 @@ require qemu-io qemu-nbd timeout
 src=$tmp/src.img
 truncate -s 16M "$src" "$tmp/dst.img"
 dd if=/dev/urandom of="$src" bs=1M count=4 conv=notrunc status=none
-start_bg qemu-nbd -f raw -t -e 16 -x '' --socket="$tmp/dst.sock" "$tmp/dst.img"
-wait_for test -S "$tmp/dst.sock" || fail "qemu-nbd did not start"
+start_dest "$tmp/dst.img" "$tmp/dst.sock"
 uri="nbd+unix:///?socket=$tmp/dst.sock"
 spawn_datapath "xvda=$src=$tmp/a.sock"
 

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "storage-mirror/datapath-client.h"
 #include "util/util.h"
@@ -111,10 +112,23 @@ test_program(void)
     g_assert_true(g_str_has_suffix(p, "/xenmig-datapath"));
 }
 
+static char *self_argv0;
+
+static void
+test_pid_serves(void)
+{
+    /* our own command line stands in for the daemon's */
+    g_assert_true(xm_datapath_pid_serves(getpid(), self_argv0));
+    g_assert_false(xm_datapath_pid_serves(getpid(), "/nonexistent/ctl"));
+    g_assert_false(xm_datapath_pid_serves(G_MAXINT - 1, self_argv0));
+}
+
 int
 main(int argc, char **argv)
 {
+    self_argv0 = argv[0];
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/datapath/pid-serves", test_pid_serves);
     g_test_add_func("/datapath/escape-round-trip", test_escape_round_trip);
     g_test_add_func("/datapath/parse-fields", test_parse_fields);
     g_test_add_func("/datapath/parse-rejects", test_parse_rejects);
