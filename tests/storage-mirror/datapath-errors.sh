@@ -8,6 +8,8 @@
 #   frozen         a stopped daemon: a request times out after 30 s with
 #                  ERR 68 naming the socket; continued, it answers again
 #   missing-image  spawn fails with the daemon's reason; nothing is left
+#   bad-pid-file   the pid file cannot be written (the last start-up step):
+#                  spawn fails with the reason, sockets are removed again
 #   busy-control   a second daemon on the same control socket is refused;
 #                  the first one is unharmed
 #   malformed      a peer answering nonsense: XM_ERR_INTERNAL_ERROR (1)
@@ -127,6 +129,13 @@ missing-image)
     out=$(timeout 20 "$CLIENT" spawn "$CTL" "$PIDF" "$DPLOG" "xvda=$tmp/fifo=$tmp/a.sock") &&
         fail "spawn on a FIFO worked"
     case "$out" in "ERR 9 "*"fifo"*) ;; *) fail "FIFO: $out" ;; esac
+    assert_nothing_left
+    ;;
+bad-pid-file)
+    PIDF=$tmp/no/such/dir/datapath.pid
+    out=$("$CLIENT" spawn "$CTL" "$PIDF" "$DPLOG" "xvda=$img=$tmp/a.sock") &&
+        fail "spawn with an unwritable pid file worked"
+    case "$out" in "ERR 9 "*"pid file"*) ;; *) fail "bad pid file: $out" ;; esac
     assert_nothing_left
     ;;
 busy-control)
