@@ -19,7 +19,7 @@ XEN_PKG_HV=xen-hypervisor-4.17-amd64
 XEN_ROOTFS_PKGS="xen-utils-4.17 xen-utils-common qemu-system-xen qemu-utils
  libvirt-daemon libvirt-clients libvirt0 libglib2.0-0 libxml2 libgnutls30
  libnbd0 libxxhash0 libxenmisc4.17 busybox iproute2 kmod bridge-utils procps
- socat netcat-openbsd less"
+ socat netcat-openbsd less nbd-client"
 # Bump when the rootfs recipe in build-testbed changes.
 XEN_ROOTFS_RECIPE=1
 # Pinned to the outer machine's installed version when it has them.
