@@ -344,17 +344,17 @@ main(int argc, char **argv)
     }
     dp.control_path = control;
     dp.pid_file = pid_file;
-    if (!parse_disks(&dp, disk_specs, &err)) {
-        print_error(err->message);
-        return EXIT_USAGE;
-    }
     g_mutex_init(&dp.lock);
     g_cond_init(&dp.idle);
     dp.conns = g_ptr_array_new();
-
-    if (daemon_mode)
-        status_fd = daemonize();
-    rc = run(&dp, status_fd);
+    if (!parse_disks(&dp, disk_specs, &err)) {
+        print_error(err->message);
+        rc = EXIT_USAGE;
+    } else {
+        if (daemon_mode)
+            status_fd = daemonize();
+        rc = run(&dp, status_fd);
+    }
 
     for (guint i = 0; i < dp.n_disks; i++) {
         g_free(dp.disks[i].target);
@@ -363,5 +363,7 @@ main(int argc, char **argv)
     }
     g_free(dp.disks);
     g_ptr_array_unref(dp.conns);
+    g_cond_clear(&dp.idle);
+    g_mutex_clear(&dp.lock);
     return rc;
 }
