@@ -174,14 +174,19 @@ void
 sim_datapath_stop(SimDomain *dom)
 {
     g_autoptr(GError) err = NULL;
+    g_autofree char *reply = NULL;
 
     if (!dom->dp_control || dom->dp_pid <= 0)
         return;
     /* QUIT lets it cancel mirror jobs and remove its sockets; a daemon that
-     * does not answer or linger is killed */
-    if (sim_proc_alive(dom->dp_pid, dom->dp_starttime) &&
-        !xm_datapath_quit(dom->dp_control, &err))
-        g_debug("sim domain %d: datapath QUIT: %s", dom->domid, err->message);
+     * does not answer in time (the client's own limit is 30 s) or lingers
+     * is killed */
+    if (sim_proc_alive(dom->dp_pid, dom->dp_starttime)) {
+        reply = xm_datapath_call_raw(dom->dp_control, "QUIT", QUIT_WAIT_MS, NULL, &err);
+        if (!reply || !g_str_has_prefix(reply, "OK"))
+            g_debug("sim domain %d: datapath QUIT: %s", dom->domid,
+                    reply ? reply : err->message);
+    }
     if (!wait_gone(dom, QUIT_WAIT_MS)) {
         g_debug("sim domain %d: datapath pid %d did not quit; killing it",
                 dom->domid, (int) dom->dp_pid);

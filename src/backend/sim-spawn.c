@@ -109,32 +109,33 @@ sim_guest_program(void)
     return g_build_filename(LIBEXECDIR, "xenmig-sim-guest", NULL);
 }
 
+/* Removes every "<domid>.*" entry of @dir, logs too unless @keep_log. */
+static void
+remove_domain_entries(const char *dir, int domid, gboolean keep_log)
+{
+    g_autofree char *prefix = g_strdup_printf("%d.", domid);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *entry;
+
+    while (d && (entry = g_dir_read_name(d))) {
+        g_autofree char *p = NULL;
+        if (!g_str_has_prefix(entry, prefix) ||
+            (keep_log && g_str_has_suffix(entry, ".log")))
+            continue;
+        p = g_build_filename(dir, entry, NULL);
+        unlink(p);
+    }
+}
+
+/* The guest's files (conf, pid, sock, exit and the temporary files of an
+ * exit file being written when the guest was killed, log) and its
+ * datapath's (dp.pid, dp.log, the sockets, perhaps in sock_dir). */
 void
 sim_remove_files(SimBackend *sb, int domid, gboolean keep_log)
 {
-    static const char *const suffixes[] = { "conf", "pid", "sock", "exit", "log",
-                                            "dp.pid", "dp.log" };
-    g_autofree char *sock_prefix = g_strdup_printf("%d.dp-", domid);
-    g_autofree char *control = sim_sock_path(sb, domid, "dp.ctl");
-    g_autoptr(GDir) dir = NULL;
-    const char *entry;
-
-    for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
-        g_autofree char *p = NULL;
-        if (keep_log && g_str_has_suffix(suffixes[i], "log"))
-            continue;
-        p = sim_path(sb, domid, suffixes[i]);
-        unlink(p);
-    }
-    /* the datapath's sockets: control, and <domid>.dp-N.sock per disk */
-    unlink(control);
-    dir = g_dir_open(sb->sock_dir, 0, NULL);
-    while (dir && (entry = g_dir_read_name(dir))) {
-        if (g_str_has_prefix(entry, sock_prefix) && g_str_has_suffix(entry, ".sock")) {
-            g_autofree char *p = g_build_filename(sb->sock_dir, entry, NULL);
-            unlink(p);
-        }
-    }
+    remove_domain_entries(sb->dir, domid, keep_log);
+    if (strcmp(sb->sock_dir, sb->dir) != 0)
+        remove_domain_entries(sb->sock_dir, domid, keep_log);
 }
 
 void

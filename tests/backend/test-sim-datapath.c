@@ -496,6 +496,28 @@ test_datapath_killed(Fixture *f, gconstpointer data)
     g_assert_cmpstr(left, ==, "");
 }
 
+/* A daemon that hangs (stopped) does not hang destroy: it is killed once
+ * QUIT is not answered in time. */
+static void
+test_datapath_hung(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "dp-hung", 20, 0);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *left = NULL;
+    int domid = create(f, def, FALSE);
+    pid_t dp = assert_datapath(f, domid);
+    gint64 t0;
+
+    g_assert_cmpint(kill(dp, SIGSTOP), ==, 0);
+    t0 = g_get_monotonic_time();
+    g_assert_true(f->ops->destroy(f->b, domid, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * G_USEC_PER_SEC);
+    g_assert_true(wait_gone(dp));
+    left = leftovers(f, domid);
+    g_assert_cmpstr(left, ==, "");
+}
+
 /* Same while paused: a guest that does not write notices nothing, the
  * backend does. */
 static void
@@ -675,6 +697,7 @@ main(int argc, char **argv)
     ADD("/sim-datapath/reconnect", "nbd", test_reconnect);
     ADD("/sim-datapath/killed", NULL, test_datapath_killed);
     ADD("/sim-datapath/killed-paused", NULL, test_datapath_killed_paused);
+    ADD("/sim-datapath/hung", NULL, test_datapath_hung);
     ADD("/sim-datapath/reconnect-datapath-dead", NULL, test_reconnect_datapath_dead);
     ADD("/sim-datapath/shutdown-and-reboot", NULL, test_shutdown_and_reboot);
     ADD("/sim-datapath/restore", NULL, test_restore);
