@@ -181,6 +181,11 @@ xm_disk_copier_start(XmDiskCopier *c, GError **error)
                                    c->target);
         return FALSE;
     }
+    /* the limit set since creation goes with the request itself */
+    g_mutex_lock(&c->lock);
+    c->opts.bandwidth_mib = c->bandwidth;
+    c->bandwidth_dirty = FALSE;
+    g_mutex_unlock(&c->lock);
     if (!xm_datapath_mirror_start(c->control, c->target, c->dest_uri, &c->opts, FALSE,
                                   error))
         return FALSE;

@@ -21,6 +21,8 @@
 #include "backend/sim-heartbeat.h"
 #include "backend/sim-proto.h"
 #include "migration/migration-private.h"
+#include <libnbd.h>
+
 #include "sim-fixture.h"
 
 static char *state_dirs[2];
@@ -85,6 +87,8 @@ setup(Fixture *f, gconstpointer data)
         f->cfg[i].sim_host_name = (char *) names[i];
         f->cfg[i].sim_host_memory_mib = 1024;
         f->cfg[i].sim_host_cpus = 2;
+        /* "direct": scan-mode copies; unset: the backend's default datapath */
+        f->cfg[i].sim_disk_datapath = (char *) g_getenv("XENMIG_TEST_SIM_DATAPATH");
         state_dirs[i] = f->cfg[i].state_dir;
         f->b[i] = xm_backend_new(&f->cfg[i], NULL, NULL, &err);
         g_assert_no_error(err);
@@ -405,4 +409,35 @@ assert_stayed_on_source(Fixture *f, int domid)
     seq = hb_seq(f, 0, domid);
     g_usleep(200000);
     g_assert_cmpuint(hb_seq(f, 0, domid), >, seq);
+}
+
+gboolean
+sim_tracked(void)
+{
+    const char *mode = g_getenv("XENMIG_TEST_SIM_DATAPATH");
+
+    return !mode || strcmp(mode, "direct") != 0;
+}
+
+void
+nbd_write_to_dest(const char *c2, const char *target, const void *data, size_t len,
+                  guint64 offset)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmCookie) ck = xm_cookie_parse(c2, strlen(c2), &err);
+    const XmCookieDisk *cd;
+    g_autofree char *uri = NULL;
+    struct nbd_handle *nbd;
+
+    g_assert_no_error(err);
+    cd = xm_cookie_find_disk(ck, target);
+    g_assert_nonnull(cd);
+    uri = g_strdup_printf("nbd://%s:%u/%s", ck->nbd_host,
+                          cd->nbd_port ? cd->nbd_port : ck->nbd_port, cd->export_name);
+    nbd = nbd_create();
+    g_assert_nonnull(nbd);
+    if (nbd_connect_uri(nbd, uri) < 0 || nbd_pwrite(nbd, data, len, offset, 0) < 0 ||
+        nbd_shutdown(nbd, 0) < 0)
+        g_error("writing to %s: %s", uri, nbd_get_error());
+    nbd_close(nbd);
 }

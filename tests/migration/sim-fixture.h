@@ -98,3 +98,12 @@ void wait_for_memory(XmMigration *job, guint64 bytes);
  * not the image it created (f->dst_img), and guest @domid runs on host-a,
  * writing heartbeats. */
 void assert_stayed_on_source(Fixture *f, int domid);
+/* TRUE when the sim guests' disks go through their datapath (the disks are
+ * then copied by its tracked mirror), FALSE with direct disks (scan mode):
+ * XENMIG_TEST_SIM_DATAPATH=direct. */
+gboolean sim_tracked(void);
+/* Writes @len bytes of @data at @offset of disk @target's export on the
+ * destination of @c2 (the prepare cookie) over NBD, as another client of
+ * the destination's server would. */
+void nbd_write_to_dest(const char *c2, const char *target, const void *data, size_t len,
+                       guint64 offset);

@@ -344,16 +344,16 @@ test_prepare_endpoints(Fixture *f, gconstpointer data)
     }
 }
 
-/* The destination's own check fails after the completion record (its
- * image was altered): it destroys its half, and the source guest, still
- * suspended and intact, is resumed by the cancelled confirm. */
+/* The destination's own check fails after the completion record (another
+ * client of its NBD server changed the image after the source's
+ * verification read it): it destroys its half, and the source guest,
+ * still suspended and intact, is resumed by the cancelled confirm. */
 static void
 test_dest_verify_fails(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *c3 = NULL;
     g_auto(Mig) m;
-    int fd;
 
     mig_init(f, &m, "checked", 20, 1);
     mig_start_guest(f, &m);
@@ -362,9 +362,7 @@ test_dest_verify_fails(Fixture *f, gconstpointer data)
     g_assert_true(xm_migration_perform(m.src, m.c2, &c3, &err));
     g_assert_no_error(err);
 
-    fd = open(f->dst_img, O_WRONLY);
-    g_assert_cmpint(pwrite(fd, "corrupt", 7, 9 * MiB + 3), ==, 7);
-    close(fd);
+    nbd_write_to_dest(m.c2, "xvda", "corrupt", 7, 9 * MiB + 3);
 
     g_assert_cmpint(xm_migration_finish(m.dst, c3, FALSE, NULL, &err), ==, -1);
     g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);

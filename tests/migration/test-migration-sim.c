@@ -238,13 +238,27 @@ test_live(Fixture *f, gconstpointer data)
     g_assert_cmpuint(st.memory_remaining, ==, 0);
     g_assert_cmpuint(st.data_remaining, ==, 0);
     g_assert_cmpuint(st.data_processed, ==, st.data_total);
-    g_assert_cmpuint(st.passes, >=, 2);
+    if (sim_tracked()) {
+        /* the datapath's tracked mirror may have nothing dirty after
+         * its bulk copy */
+        g_assert_cmpuint(st.passes, >=, 1);
+        g_assert_cmpuint(st.disks_tracked, ==, 1);
+    } else {
+        g_assert_cmpuint(st.passes, >=, 2);
+        g_assert_cmpuint(st.disks_tracked, ==, 0);
+        g_assert_cmpuint(st.disks_synchronous, ==, 0);
+    }
+    g_assert_cmpuint(st.disk_drain_ms, <=, st.downtime_ms);
     g_assert_cmpuint(st.downtime_ms, >, 0);
     g_assert_cmpuint(st.downtime_ms, <=, st.elapsed_ms);
     g_assert_cmpuint(st.setup_time_ms, <=, st.elapsed_ms);
-    if (lc->max_passes && !lc->stall)
+    if (lc->max_passes && sim_tracked()) {
+        /* the writer outruns the bandwidth: only synchronous mirroring,
+         * which the job turns on by itself, converges */
+        g_assert_cmpuint(st.disks_synchronous, ==, 1);
+    } else if (lc->max_passes && !lc->stall) {
         g_assert_cmpuint(st.passes, ==, lc->max_passes);
-    if (lc->stall) {
+    } else if (lc->stall) {
         /* bulk + three passes that do not shrink, and not many more */
         g_assert_cmpuint(st.passes, >=, 5);
         g_assert_cmpuint(st.passes, <, lc->max_passes);
