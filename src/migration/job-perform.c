@@ -453,34 +453,67 @@ send_memory(XmMigration *job, GError **error)
     return TRUE;
 }
 
-/* With the guest suspended: one last pass, flush, verify. */
+typedef struct {
+    XmMigDisk *disk;
+    GCancellable *cancellable;
+    XmMirrorResult res;
+    GError *error;
+} Drain;
+
+static gpointer
+drain_main(gpointer data)
+{
+    Drain *dr = data;
+
+    xm_disk_copier_complete(dr->disk->mirror, &dr->res, dr->cancellable, &dr->error);
+    return NULL;
+}
+
+/* With the guest suspended: each disk's final pass (only what is dirty,
+ * or a last scan), flush and verification, all disks at once. No further
+ * scan pass is requested here: a scan job's completion runs the final
+ * pass itself and hashes the source as it reads it. */
 static gboolean
 drain_disks(XmMigration *job, GString *record, GError **error)
 {
     gint64 t0 = g_get_monotonic_time();
+    g_autofree Drain *drains = g_new0(Drain, job->ndisks);
+    g_autofree GThread **threads = g_new0(GThread *, job->ndisks);
+    gboolean ok = TRUE;
 
     xm_migration_set_state(job, XM_MIGRATION_STATE_DRAINING);
     xm_migration_apply_bandwidth(job);
-    for (size_t i = 0; i < job->ndisks; i++)
-        xm_disk_copier_request_pass(job->disks[i].mirror);
+    for (size_t i = 0; i < job->ndisks; i++) {
+        drains[i].disk = &job->disks[i];
+        drains[i].cancellable = job->cancellable;
+        threads[i] = g_thread_new("xm-mig-drain", drain_main, &drains[i]);
+    }
     for (size_t i = 0; i < job->ndisks; i++) {
         XmMigDisk *d = &job->disks[i];
-        XmMirrorResult res = { 0 };
-        g_autoptr(GError) err = NULL;
+        Drain *dr = &drains[i];
 
-        if (!xm_disk_copier_complete(d->mirror, &res, job->cancellable, &err)) {
-            g_set_error(error, XM_ERROR, err->code, _("final copy of disk '%s' failed: %s"),
-                        d->target, err->message);
-            return FALSE;
+        g_thread_join(threads[i]);
+        if (!ok) {
+            g_clear_error(&dr->error);
+            continue;
         }
-        if (!res.verified) {
+        if (dr->error) {
+            g_set_error(error, XM_ERROR, dr->error->code,
+                        _("final copy of disk '%s' failed: %s"), d->target,
+                        dr->error->message);
+            g_clear_error(&dr->error);
+            ok = FALSE;
+        } else if (!dr->res.verified) {
             g_set_error(error, XM_ERROR, XM_ERR_INTERNAL_ERROR,
                         _("disk '%s' was not verified"), d->target);
-            return FALSE;
+            ok = FALSE;
+        } else {
+            memcpy(d->checksum, dr->res.source_checksum, sizeof(d->checksum));
+            g_string_append_printf(record, "%s %s\n", d->target, d->checksum);
         }
-        memcpy(d->checksum, res.source_checksum, sizeof(d->checksum));
-        g_string_append_printf(record, "%s %s\n", d->target, d->checksum);
     }
+    if (!ok)
+        return FALSE;
     g_mutex_lock(&job->lock);
     job->disk_drain_ms = (g_get_monotonic_time() - t0) / 1000;
     g_mutex_unlock(&job->lock);

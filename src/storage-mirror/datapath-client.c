@@ -461,7 +461,10 @@ xm_datapath_get_progress(const char *control, const char *target,
         !reply_u64(control, fields, "dirty", &r.dirty, error) ||
         !reply_u64(control, fields, "sent", &r.sent, error) ||
         !reply_u64(control, fields, "blocks_sent", &r.blocks_sent, error) ||
-        !reply_u64(control, fields, "rate", &r.rate, error))
+        !reply_u64(control, fields, "rate", &r.rate, error) ||
+        !reply_u64(control, fields, "verified", &r.verified, error) ||
+        !reply_u64(control, fields, "verify_read_source", &r.verify_read_source, error) ||
+        !reply_u64(control, fields, "verify_read_dest", &r.verify_read_dest, error))
         return FALSE;
     if (pass > G_MAXUINT) {
         g_set_error(error, XM_ERROR, XM_ERR_INTERNAL_ERROR,

@@ -84,7 +84,11 @@ field() {
 wait_phase() {
     local target=$1 phase=$2 secs=${3:-20} i p
     for i in $(seq $((secs * 10))); do
-        p=$(dp progress "$target")
+        # a MIRROR sent in the background may not have created its job yet
+        if ! p=$("$CLIENT" progress "$CTL" "$target" 2>&1); then
+            case "$p" in *"ERR 55 "*) sleep 0.1; continue ;; esac
+            dp_fail "progress $target: $p"
+        fi
         [ "$(field phase "$p")" = "$phase" ] && return 0
         case "$(field phase "$p")" in failed|cancelled) dp_fail "job ended: $p" ;; esac
         sleep 0.1

@@ -245,6 +245,10 @@ do_mirror(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
         g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
     }
+    /* with verification, hash both sides while the guest still runs, so
+     * that COMPLETE (guest paused) reads only the chunks changed since */
+    if (opts.verify)
+        xm_mirror_job_preverify(job);
     /* published before the slow start so that CANCEL can interrupt it;
      * one that came while the job was being created takes effect now */
     g_mutex_lock(&dp->lock);
@@ -325,6 +329,9 @@ do_progress(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
     reply_u64(reply, "sent", p.sent);
     reply_u64(reply, "blocks_sent", p.blocks_sent);
     reply_u64(reply, "rate", p.rate);
+    reply_u64(reply, "verified", p.verified);
+    reply_u64(reply, "verify_read_source", p.verify_read_source);
+    reply_u64(reply, "verify_read_dest", p.verify_read_dest);
     return TRUE;
 }
 
