@@ -560,6 +560,75 @@ test_reconnect_datapath_dead(Fixture *f, gconstpointer data)
     g_assert_cmpstr(left, ==, "");
 }
 
+/* A guest that died while no backend watched: reconnect forgets it and
+ * stops its daemon. */
+static void
+test_reconnect_guest_dead(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "dp-ghost", 20, 0);
+    g_autoptr(GError) err = NULL;
+    g_autofree int *ids = NULL;
+    g_autofree char *left = NULL;
+    size_t n = 0;
+    int domid = create(f, def, FALSE);
+    pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
+
+    g_clear_pointer(&f->b, xm_backend_free);
+    kill(guest, SIGKILL);
+    g_assert_true(wait_gone(guest));
+    g_assert_true(process_alive(dp));
+    open_backend(f);
+    g_assert_true(f->ops->reconnect(f->b, &ids, &n, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(n, ==, 0);
+    g_assert_true(wait_gone(dp));
+    left = leftovers(f, domid);
+    g_assert_cmpstr(left, ==, "");
+}
+
+/* A start cut short between the daemon and the guest (libvirtd killed):
+ * a daemon without a guest is stopped by the next reconnect. */
+static void
+test_reconnect_datapath_alone(Fixture *f, gconstpointer data)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, "dp-alone", 20, 0);
+    g_autoptr(GError) err = NULL;
+    g_autofree int *ids = NULL;
+    g_autofree char *left = NULL;
+    g_autofree char *pidf = NULL, *conf = NULL;
+    size_t n = 0;
+    int domid = create(f, def, TRUE);
+    pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
+
+    g_clear_pointer(&f->b, xm_backend_free);
+    kill(guest, SIGKILL);
+    g_assert_true(wait_gone(guest));
+    /* as if the guest had never been started */
+    pidf = state_file(f, domid, "pid");
+    conf = state_file(f, domid, "conf");
+    g_assert_cmpint(unlink(pidf), ==, 0);
+    g_assert_cmpint(unlink(conf), ==, 0);
+    open_backend(f);
+    g_assert_true(f->ops->reconnect(f->b, &ids, &n, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(n, ==, 0);
+    g_assert_true(wait_gone(dp));
+    left = leftovers(f, domid);
+    g_assert_cmpstr(left, ==, "");
+}
+
+static void
+test_bad_mode(Fixture *f, gconstpointer data)
+{
+    XmBackendConfig cfg = f->cfg;
+    g_autoptr(GError) err = NULL;
+
+    cfg.sim_disk_datapath = (char *) "nbd-please";
+    g_assert_null(xm_backend_new(&cfg, NULL, NULL, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_INVALID_ARG);
+    g_assert_nonnull(strstr(err->message, "nbd-please"));
+}
+
 static void
 test_shutdown_and_reboot(Fixture *f, gconstpointer data)
 {
@@ -699,6 +768,9 @@ main(int argc, char **argv)
     ADD("/sim-datapath/killed-paused", NULL, test_datapath_killed_paused);
     ADD("/sim-datapath/hung", NULL, test_datapath_hung);
     ADD("/sim-datapath/reconnect-datapath-dead", NULL, test_reconnect_datapath_dead);
+    ADD("/sim-datapath/reconnect-guest-dead", NULL, test_reconnect_guest_dead);
+    ADD("/sim-datapath/reconnect-datapath-alone", NULL, test_reconnect_datapath_alone);
+    ADD("/sim-datapath/bad-mode", "nbd", test_bad_mode);
     ADD("/sim-datapath/shutdown-and-reboot", NULL, test_shutdown_and_reboot);
     ADD("/sim-datapath/restore", NULL, test_restore);
     ADD("/sim-datapath/restore-fails", NULL, test_restore_fails);
