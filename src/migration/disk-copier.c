@@ -260,7 +260,8 @@ gboolean
 xm_disk_copier_complete(XmDiskCopier *c, XmMirrorResult *res, GCancellable *cancellable,
                         GError **error)
 {
-    gboolean ok;
+    gboolean ok, bw_dirty;
+    double bw;
     g_autoptr(GError) err = NULL;
 
     if (c->job)
@@ -280,7 +281,16 @@ xm_disk_copier_complete(XmDiskCopier *c, XmMirrorResult *res, GCancellable *canc
     }
     c->completing = TRUE;
     c->last.phase = XM_MIRROR_PHASE_DRAIN;
+    /* the poller no longer talks to the daemon: a limit changed for the
+     * drain goes now, before the drain */
+    bw_dirty = c->bandwidth_dirty;
+    bw = c->bandwidth;
+    c->bandwidth_dirty = FALSE;
     g_mutex_unlock(&c->lock);
+    if (bw_dirty && !xm_datapath_set_bandwidth(c->control, c->target, bw, &err)) {
+        g_debug("datapath %s: bandwidth: %s", c->control, err->message);
+        g_clear_error(&err);
+    }
 
     ok = xm_datapath_complete(c->control, c->target, res, cancellable, &err);
 

@@ -294,7 +294,10 @@ xm_migration_get_stats(XmMigration *job, XmMigrationStats *st)
 }
 
 /* Disk and memory share the limit: while memory flows it gets half and
- * the disks split the other half, otherwise the disks split all of it. */
+ * the disks split the other half, otherwise the disks split all of it.
+ * Once the guest is suspended for the final drain, the disks are not
+ * limited: what is left was sized to fit the downtime budget, and every
+ * moment spent now is downtime. */
 void
 xm_migration_apply_bandwidth(XmMigration *job)
 {
@@ -303,7 +306,7 @@ xm_migration_apply_bandwidth(XmMigration *job)
     double per_disk;
 
     g_mutex_lock(&job->lock);
-    bw = job->bandwidth_mib;
+    bw = job->state == XM_MIGRATION_STATE_DRAINING ? 0 : job->bandwidth_mib;
     memory = job->state == XM_MIGRATION_STATE_PERFORMING_MEMORY;
     g_mutex_unlock(&job->lock);
     if (job->ndisks == 0)

@@ -598,6 +598,12 @@ xm_datapath_complete(const char *control, const char *target,
     }
     fields = parse_reply(control, reply, error);
     ok = fields && parse_result(control, fields, res, error);
+    if (ok)
+        g_debug("%s at %s: COMPLETE took %s ms, sent %s bytes, verification read %s + %s bytes",
+                target, control, (char *) g_hash_table_lookup(fields, "ms"),
+                (char *) g_hash_table_lookup(fields, "sent"),
+                (char *) g_hash_table_lookup(fields, "verify_read_source"),
+                (char *) g_hash_table_lookup(fields, "verify_read_dest"));
 
  out:
     if (fd >= 0)

@@ -377,6 +377,8 @@ do_complete(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
 {
     g_autoptr(GError) err = NULL;
     XmMirrorResult res = { 0 };
+    XmMirrorProgress before, after;
+    gint64 t0;
     XmMirrorJob *job;
     gboolean ok;
 
@@ -394,18 +396,31 @@ do_complete(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
         return FALSE;
 
     g_message("COMPLETE %s: final drain", disk->target);
+    xm_mirror_job_get_progress(job, &before);
+    t0 = g_get_monotonic_time();
     /* without the lock: this lasts as long as the drain and verification */
     ok = xm_mirror_job_complete(job, &res, &err);
+    xm_mirror_job_get_progress(job, &after);
     disk_drop_job(dp, disk, job);
     if (!ok) {
         g_message("COMPLETE %s: failed: %s", disk->target, err->message);
         g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
     }
-    g_message("COMPLETE %s: done, %s%s", disk->target,
+    /* what the paused guest waited for, for whoever tunes downtime */
+    g_message("COMPLETE %s: done in %" G_GINT64_FORMAT " ms (%" G_GUINT64_FORMAT
+              " bytes sent, verification read %" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT
+              " bytes), %s%s", disk->target, (g_get_monotonic_time() - t0) / 1000,
+              after.sent - before.sent,
+              after.verify_read_source - before.verify_read_source,
+              after.verify_read_dest - before.verify_read_dest,
               res.verified ? "verified, xxh3-128 " : "not verified",
               res.verified ? res.source_checksum : "");
     reply_u64(reply, "verified", res.verified ? 1 : 0);
+    reply_u64(reply, "ms", (g_get_monotonic_time() - t0) / 1000);
+    reply_u64(reply, "sent", after.sent - before.sent);
+    reply_u64(reply, "verify_read_source", after.verify_read_source - before.verify_read_source);
+    reply_u64(reply, "verify_read_dest", after.verify_read_dest - before.verify_read_dest);
     reply_field(reply, "source", res.source_checksum);
     reply_field(reply, "dest", res.dest_checksum);
     return TRUE;
