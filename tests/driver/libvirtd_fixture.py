@@ -172,6 +172,20 @@ class Libvirtd:
         """PIDs of the sim guest processes this daemon's backend started."""
         pids = []
         for p in glob.glob(os.path.join(self.state_dir, 'sim', '*.pid')):
+            if p.endswith('.dp.pid'):
+                continue
+            try:
+                with open(p) as f:
+                    pid = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            if pid_alive(pid):
+                pids.append(pid)
+        return pids
+
+    def datapath_pids(self):
+        pids = []
+        for p in glob.glob(os.path.join(self.state_dir, 'sim', '*.dp.pid')):
             try:
                 with open(p) as f:
                     pid = int(f.read().split()[0])
@@ -265,7 +279,7 @@ class Libvirtd:
     def cleanup(self):
         self.stop()
         # sim guests outlive libvirtd by design: stop ours
-        for pid in self.sim_pids():
+        for pid in self.sim_pids() + self.datapath_pids():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
