@@ -49,12 +49,9 @@ dest_has g1-xvda.img || fail "host 2 did not create the image"
 # another tenant of the file system takes what is left
 on_host2 dd if=/dev/zero of="$IMAGES/other-tenant" bs=64k status=none 2>/dev/null || true
 echo "host 2: $(on_host2 df -k "$IMAGES" | tail -n1)"
-rc=0
-wait "$mig_pid" || rc=$?
-out=$(tr '\n' ' ' < "$LAB_DIR/migrate.out")
-echo "migrate: $out"
-[ "$rc" -ne 0 ] || fail "the migration succeeded although host 2's disk is full"
-grep -qi "no space" <<< "$out" || fail "the error does not say that host 2's disk is full: $out"
+mig_wait_failed "host 2's disk is full"
+grep -qi "no space" "$LAB_DIR/migrate.out" ||
+    fail "the error does not say that host 2's disk is full: $(cat "$LAB_DIR/migrate.out")"
 
 [ "$(state_on "$U1" g1)" = running ] || fail "g1 is '$(state_on "$U1" g1)' on host 1"
 for _ in $(seq 20); do

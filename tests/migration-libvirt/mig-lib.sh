@@ -239,3 +239,24 @@ mig_up_tls() {
     mapfile -t uris < "$LAB_DIR/uris"
     U1=${uris[0]} U2=${uris[1]}
 }
+
+# mig_wait_failed WHY: waits for the background `virsh migrate` (mig_pid),
+# which must fail (because of WHY), and prints its output.
+mig_wait_failed() {
+    local rc=0
+    wait "$mig_pid" || rc=$?
+    [ "$rc" -ne 0 ] || fail "virsh migrate succeeded although $1"
+    echo "migrate: $(tr '\n' ' ' < "$LAB_DIR/migrate.out")"
+}
+
+# mig_end_on_source: the safety invariant for mig_memory_guest's g1 after
+# a failed migration: it runs on host 1 only, host 2 has neither it nor
+# the image it created, the image's data is untouched and, once the guest
+# is stopped, its heartbeat has no gap.
+mig_end_on_source() {
+    assert_on_source g1 g1-xvda.img
+    assert_source_intact
+    sleep 0.5
+    virsh -q -c "$U1" destroy g1 > /dev/null
+    heartbeat_unbroken "$(img 1 g1-xvda.img)"
+}

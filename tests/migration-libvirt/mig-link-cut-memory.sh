@@ -13,10 +13,8 @@ mig_memory_guest
 mig_start_memory
 ip -n "$hub" link set host2 down || fail "cut the link"
 start=$SECONDS
-rc=0
-wait "$mig_pid" || rc=$?
-echo "virsh migrate ended $((SECONDS - start)) s after the cut: $(tr '\n' ' ' < "$LAB_DIR/migrate.out")"
-[ "$rc" -ne 0 ] || fail "the migration succeeded across a cut link"
+mig_wait_failed "the link is cut"
+echo "virsh migrate ended $((SECONDS - start)) s after the cut"
 [ "$(state_on "$U1" g1)" = running ] || fail "g1 is '$(state_on "$U1" g1)' on host 1"
 ip -n "$hub" link set host2 up || fail "restore the link"
 
@@ -24,9 +22,5 @@ ip -n "$hub" link set host2 up || fail "restore the link"
 # from the last record it got before the cut
 wait_dest_gone g1 g1-xvda.img $((90 - (SECONDS - start)))
 echo "host 2 removed its half $((SECONDS - start)) s after the cut"
-assert_on_source g1 g1-xvda.img
-assert_source_intact
-sleep 0.5
-virsh -q -c "$U1" destroy g1 > /dev/null
-heartbeat_unbroken "$(img 1 g1-xvda.img)"
+mig_end_on_source
 echo ok

@@ -79,6 +79,7 @@ typedef struct {
     XmMigration *src;
     char *c1;
     int domid;
+    Told told;
 } TwoDisks;
 
 static void
@@ -106,6 +107,19 @@ two_disks_begin(Fixture *f, TwoDisks *g)
     base_params(&ps, TRUE);
     g->src = xm_migration_begin(f->b[0], g->domid, g->def, &ps, &g->c1, &err);
     g_assert_no_error(err);
+    g->told.paths = g_ptr_array_new_with_free_func(g_free);
+}
+
+/* Prepare on host-b, telling g->told about the images it creates. */
+static XmMigration *
+prepare_told(Fixture *f, TwoDisks *g, char **c2, char **uri, GError **error)
+{
+    XmMigrationParams pd;
+
+    base_params(&pd, FALSE);
+    pd.image_created = on_image_created;
+    pd.image_created_data = &g->told;
+    return xm_migration_prepare(f->b[1], g->ddef, g->c1, &pd, c2, uri, error);
 }
 
 /* The source gives up: the guest keeps running there. */
@@ -127,34 +141,29 @@ two_disks_end(Fixture *f, TwoDisks *g)
     g_free(g->src2);
     g_free(g->dst2);
     g_free(g->c1);
+    g_ptr_array_unref(g->told.paths);
 }
 
 static void
 test_told_while_empty(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
-    Told told = { .paths = paths };
     g_autoptr(GError) err = NULL;
     g_autofree char *c2 = NULL;
     XmMigration *dst;
-    XmMigrationParams pd;
     TwoDisks g = { 0 };
     struct stat st;
 
     two_disks_begin(f, &g);
-    base_params(&pd, FALSE);
-    pd.image_created = on_image_created;
-    pd.image_created_data = &told;
-    dst = xm_migration_prepare(f->b[1], g.ddef, g.c1, &pd, &c2, NULL, &err);
+    dst = prepare_told(f, &g, &c2, NULL, &err);
     g_assert_no_error(err);
     g_assert_nonnull(dst);
 
     /* exactly the created image, by the identity it still has */
-    g_assert_cmpuint(paths->len, ==, 1);
-    g_assert_cmpstr(g_ptr_array_index(paths, 0), ==, f->dst_img);
+    g_assert_cmpuint(g.told.paths->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(g.told.paths, 0), ==, f->dst_img);
     g_assert_cmpint(stat(f->dst_img, &st), ==, 0);
-    g_assert_cmpuint(st.st_dev, ==, told.dev);
-    g_assert_cmpuint(st.st_ino, ==, told.ino);
+    g_assert_cmpuint(st.st_dev, ==, g.told.dev);
+    g_assert_cmpuint(st.st_ino, ==, g.told.ino);
     g_assert_cmpuint(st.st_size, ==, 16 * MiB);
 
     /* what the driver's reaper does when no Finish comes */
@@ -167,25 +176,18 @@ test_told_while_empty(Fixture *f, gconstpointer data)
 static void
 test_refused(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
-    Told told = { .paths = paths, .refuse = TRUE };
     g_autoptr(GError) err = NULL;
     g_autofree char *c2 = NULL, *uri = NULL;
-    XmMigration *dst;
-    XmMigrationParams pd;
     TwoDisks g = { 0 };
 
     two_disks_begin(f, &g);
-    base_params(&pd, FALSE);
-    pd.image_created = on_image_created;
-    pd.image_created_data = &told;
-    dst = xm_migration_prepare(f->b[1], g.ddef, g.c1, &pd, &c2, &uri, &err);
-    g_assert_null(dst);
+    g.told.refuse = TRUE;
+    g_assert_null(prepare_told(f, &g, &c2, &uri, &err));
     g_assert_null(c2);
     g_assert_null(uri);
     g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
     g_assert_cmpstr(err->message, ==, "no room for the record");
-    g_assert_cmpuint(paths->len, ==, 1);
+    g_assert_cmpuint(g.told.paths->len, ==, 1);
     /* an image nobody could record must not stay behind */
     g_assert_false(g_file_test(f->dst_img, G_FILE_TEST_EXISTS));
     g_assert_cmpuint(count_domains(f, 1), ==, 0);
@@ -197,13 +199,9 @@ test_refused(Fixture *f, gconstpointer data)
 static void
 test_squatter(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
-    Told told = { .paths = paths, .squatter = TRUE };
     g_autofree char *dir = g_path_get_dirname(f->dst_img);
     g_autoptr(GError) err = NULL;
     g_autofree char *c2 = NULL;
-    XmMigration *dst;
-    XmMigrationParams pd;
     TwoDisks g = { 0 };
     struct stat st;
 
@@ -212,11 +210,8 @@ test_squatter(Fixture *f, gconstpointer data)
         return;
     }
     two_disks_begin(f, &g);
-    base_params(&pd, FALSE);
-    pd.image_created = on_image_created;
-    pd.image_created_data = &told;
-    dst = xm_migration_prepare(f->b[1], g.ddef, g.c1, &pd, &c2, NULL, &err);
-    g_assert_null(dst);
+    g.told.squatter = TRUE;
+    g_assert_null(prepare_told(f, &g, &c2, NULL, &err));
     g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
     g_assert_nonnull(strstr(err->message, "File exists"));
     g_assert_cmpint(stat(f->dst_img, &st), ==, 0);
