@@ -224,21 +224,47 @@ xm_mirror_range_is_hole(XmWorker *w, guint64 offset, guint64 len)
 
 /* Waits for the bandwidth limiter, serving the connection meanwhile so
  * replies keep flowing and a cancel is noticed. */
+/* How often a worker waiting for the limiter looks whether the rate
+ * changed or it should give up: a paused guest must not wait out a debt
+ * made at the old rate (the final drain lifts the limit). */
+#define THROTTLE_SLICE_MS 2
+
 gboolean
-xm_mirror_throttle(XmWorker *w, guint64 bytes, GError **error)
+xm_mirror_throttle_until(XmWorker *w, guint64 bytes,
+                         gboolean (*stop)(XmMirrorJob *job), gboolean *stopped,
+                         GError **error)
 {
-    gint64 wait = xm_rate_limiter_reserve(&w->job->rate, bytes, g_get_monotonic_time());
+    XmRateLimiter *rl = &w->job->rate;
+    guint epoch = xm_rate_limiter_epoch(rl);
+    gint64 wait = xm_rate_limiter_reserve(rl, bytes, g_get_monotonic_time());
     gint64 until = g_get_monotonic_time() + wait;
 
+    if (stopped)
+        *stopped = FALSE;
     while (wait > 0) {
         gint64 left = until - g_get_monotonic_time();
 
         if (left <= 0)
             break;
-        if (!xm_nbd_conn_poll(w->conn, (int)MAX(MIN(left / 1000, 50), 1), error))
+        /* a new rate forgave the debt this wait pays */
+        if (xm_rate_limiter_epoch(rl) != epoch)
+            break;
+        if (stop && stop(w->job)) {
+            xm_rate_limiter_refund(rl, bytes, g_get_monotonic_time());
+            *stopped = TRUE;
+            break;
+        }
+        if (!xm_nbd_conn_poll(w->conn, (int)MAX(MIN(left / 1000, THROTTLE_SLICE_MS), 1),
+                              error))
             return FALSE;
     }
     return TRUE;
+}
+
+gboolean
+xm_mirror_throttle(XmWorker *w, guint64 bytes, GError **error)
+{
+    return xm_mirror_throttle_until(w, bytes, NULL, NULL, error);
 }
 
 static gboolean

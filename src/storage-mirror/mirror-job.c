@@ -444,8 +444,11 @@ run_tracked(XmMirrorJob *job, GError **error)
         }
         /* tiny passes under a steady trickle of writes must not spin */
         if (!complete && g_get_monotonic_time() - t0 < 50 * 1000) {
+            /* xm_mirror_job_complete() may have asked while the pass ran:
+             * its broadcast is gone, the paused guest must not wait */
             g_mutex_lock(&job->lock);
-            wait_locked(job, 50 * 1000);
+            if (!job->complete_requested)
+                wait_locked(job, 50 * 1000);
             g_mutex_unlock(&job->lock);
         }
         xm_mirror_notify(job);

@@ -44,6 +44,7 @@ typedef struct {
     double rate;        /* bytes/s, 0: unlimited */
     double tokens;
     gint64 last_us;
+    gint epoch;         /* atomic: bumped by every new rate */
 } XmRateLimiter;
 
 void xm_rate_limiter_init(XmRateLimiter *rl, double bytes_per_s, gint64 now_us);
@@ -53,6 +54,8 @@ void xm_rate_limiter_set_rate(XmRateLimiter *rl, double bytes_per_s,
 /* Takes @n bytes; returns how many microseconds the caller must wait. */
 gint64 xm_rate_limiter_reserve(XmRateLimiter *rl, guint64 n, gint64 now_us);
 
+/* Changes with every xm_rate_limiter_set_rate(). */
+guint xm_rate_limiter_epoch(XmRateLimiter *rl);
 /* Gives back bytes reserved but not sent. */
 void xm_rate_limiter_refund(XmRateLimiter *rl, guint64 n, gint64 now_us);
 
@@ -252,8 +255,14 @@ gboolean xm_mirror_write_hook(gpointer user_data, XmNbdWriteKind kind,
                               guint64 offset, guint64 length,
                               const void *data, GError **error);
 
-/* mirror-copy.c: waits for the bandwidth limiter to grant @bytes. */
+/* mirror-copy.c: waits for the bandwidth limiter to grant @bytes; a new
+ * rate ends the wait (it forgives the debt). */
 gboolean xm_mirror_throttle(XmWorker *w, guint64 bytes, GError **error);
+/* The same, but gives up (refunding @bytes, *@stopped TRUE) as soon as
+ * @stop returns TRUE. */
+gboolean xm_mirror_throttle_until(XmWorker *w, guint64 bytes,
+                                  gboolean (*stop)(XmMirrorJob *job),
+                                  gboolean *stopped, GError **error);
 
 /* mirror-verify.c */
 void xm_mirror_verify_init(XmMirrorJob *job);

@@ -47,7 +47,14 @@ xm_rate_limiter_set_rate(XmRateLimiter *rl, double bytes_per_s, gint64 now_us)
     /* a debt made at the old rate is forgiven: the new rate applies now */
     if (rl->tokens < 0)
         rl->tokens = 0;
+    g_atomic_int_inc(&rl->epoch);
     g_mutex_unlock(&rl->lock);
+}
+
+guint
+xm_rate_limiter_epoch(XmRateLimiter *rl)
+{
+    return (guint)g_atomic_int_get(&rl->epoch);
 }
 
 gint64
