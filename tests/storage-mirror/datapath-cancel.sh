@@ -77,7 +77,7 @@ complete-disconnect)
         grep -q "COMPLETE xvda: done" "$DPLOG" && break
         sleep 0.1
     done
-    grep -q "COMPLETE xvda: done in [0-9]* ms (.*), verified" "$DPLOG" || dp_fail "COMPLETE did not finish"
+    grep -qE "COMPLETE xvda: done(,| in [0-9]+ ms \(.*\),) verified" "$DPLOG" || dp_fail "COMPLETE did not finish"
     dp_err 55 progress xvda >/dev/null
     dp ping >/dev/null
     cmp "$src" "$dst" || dp_fail "destination differs"
