@@ -200,24 +200,6 @@ sim_datapath_alive(SimDomain *dom)
     return !dom->dp_control || sim_proc_alive(dom->dp_pid, dom->dp_starttime);
 }
 
-/* Whether @pid runs xenmig-datapath with @control: a pid file read after a
- * restart may name a reused pid. */
-static gboolean
-runs_datapath(pid_t pid, const char *control)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int) pid);
-    g_autofree char *cmdline = NULL;
-    gsize len = 0;
-
-    if (!g_file_get_contents(path, &cmdline, &len, NULL))
-        return FALSE;
-    for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1) {
-        if (strcmp(cmdline + off, control) == 0)
-            return TRUE;
-    }
-    return FALSE;
-}
-
 gboolean
 sim_datapath_reconnect(SimBackend *sb, SimDomain *dom, const char *control)
 {
@@ -229,7 +211,8 @@ sim_datapath_reconnect(SimBackend *sb, SimDomain *dom, const char *control)
     dom->dp_control = g_strdup(control);
     if (g_file_get_contents(pid_file, &text, NULL, NULL))
         pid = atoi(text);
-    if (pid <= 0 || !runs_datapath(pid, control)) {
+    /* a pid file read after a restart may name a reused pid */
+    if (pid <= 0 || !xm_datapath_pid_serves(pid, control)) {
         g_debug("sim domain %d: its datapath is gone", dom->domid);
         return FALSE;
     }

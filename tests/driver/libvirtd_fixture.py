@@ -168,11 +168,10 @@ class Libvirtd:
         return c
 
     # -- sim guests --
-    def sim_pids(self):
-        """PIDs of the sim guest processes this daemon's backend started."""
+    def _live_pids(self, pattern, skip=None):
         pids = []
-        for p in glob.glob(os.path.join(self.state_dir, 'sim', '*.pid')):
-            if p.endswith('.dp.pid'):
+        for p in glob.glob(os.path.join(self.state_dir, 'sim', pattern)):
+            if skip and p.endswith(skip):
                 continue
             try:
                 with open(p) as f:
@@ -183,17 +182,13 @@ class Libvirtd:
                 pids.append(pid)
         return pids
 
+    def sim_pids(self):
+        """PIDs of the sim guest processes this daemon's backend started."""
+        return self._live_pids('*.pid', skip='.dp.pid')
+
     def datapath_pids(self):
-        pids = []
-        for p in glob.glob(os.path.join(self.state_dir, 'sim', '*.dp.pid')):
-            try:
-                with open(p) as f:
-                    pid = int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-            if pid_alive(pid):
-                pids.append(pid)
-        return pids
+        """PIDs of the guests' datapath daemons."""
+        return self._live_pids('*.dp.pid')
 
     def sim_call(self, domid, line):
         path = os.path.join(self.state_dir, 'sim', '%d.sock' % domid)
