@@ -125,9 +125,9 @@ typedef struct {
  *   zeroed on the destination so far
  * @scanned: source bytes read and hashed (scan mode)
  * @rate: recent throughput of @sent in bytes per second
- * @verified: bytes of the chunks (of 4 MiB) whose source and destination
- *   hashes are current and equal: what the final verification will not
- *   read again (see xm_mirror_job_preverify())
+ * @verified: bytes of the sub-chunks whose source and destination hashes
+ *   are current and equal: what the final verification will not read
+ *   again (see xm_mirror_job_preverify())
  * @verify_read_source: bytes of the source read by verification so far
  *   (ahead of time and final); the final pass of a scan job counts in
  *   @scanned instead
@@ -154,9 +154,11 @@ typedef struct {
 /**
  * XmMirrorResult:
  * @verified: the checksums were compared (and matched)
- * @source_checksum: xxh3-128 over the per-chunk xxh3-128 hashes of the
- *   source, as 32 hex digits (empty without verification)
- * @dest_checksum: the same over the destination
+ * @source_checksum: xxh3-128 over the canonical xxh3-128 of each 4 MiB
+ *   chunk of the source, as 32 hex digits (empty without verification)
+ * @dest_checksum: the same over the destination; a chunk whose sub-chunks
+ *   all equal the source's counts with the source chunk's hash, one that
+ *   differs is read whole for its own
  *
  * The outcome of xm_mirror_job_complete().
  */
@@ -272,14 +274,16 @@ void xm_mirror_job_request_pass(XmMirrorJob *job);
  *
  * Moves most of the verification out of the time the source is stopped.
  * While the guest still runs, whenever the job has nothing to copy, it
- * hashes every 4 MiB chunk of the destination (read over NBD within the
- * bandwidth limit) and, for a tracked job attached to its server, of the
- * source. Every later change of a chunk makes its hashes stale: a guest
- * write through the server (at the hook's start and again once it and
- * its synchronous mirror write are done) and every write or zero the job
- * sends there (once it completed); stale chunks are hashed again in later
- * sweeps. xm_mirror_job_complete() then reads only the chunks without a
- * current hash; the comparison of all chunks and the digests in
+ * hashes the destination by sub-chunks of 256 KiB (read over NBD within
+ * the bandwidth limit) and, for a tracked job attached to its server, the
+ * source by 4 MiB chunks (the digest's unit; a local read). Every later
+ * change makes the hashes of what it touched stale: a guest write through
+ * the server (at the hook's start and again once it and its synchronous
+ * mirror write are done) and every write or zero the job sends there
+ * (once it completed); stale hashes are taken again in later sweeps.
+ * xm_mirror_job_complete() then reads only what has no current hash: on
+ * the destination the sub-chunks written since, on the source their
+ * whole chunks. The comparison (every sub-chunk) and the digests in
  * #XmMirrorResult are the same as without preverify.
  *
  * A scan job cannot know when its source changes, so it hashes only the
@@ -307,7 +311,8 @@ void xm_mirror_job_preverify(XmMirrorJob *job);
  * suspended, tracked server stopped). Waits for the running and requested
  * passes, copies what is left dirty, flushes the destination and, with
  * #XmMirrorOptions.verify, compares checksums of source and destination
- * (a mismatch is an error).
+ * (a mismatch is an error). The flush and the verification run side by
+ * side when the destination allows multi-conn.
  *
  * Returns: TRUE when the destination holds the source's data.
  */

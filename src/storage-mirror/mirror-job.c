@@ -516,16 +516,53 @@ run_scan(XmMirrorJob *job, GError **error)
     }
 }
 
+typedef struct {
+    XmMirrorJob *job;
+    GError *error;
+} FlushRun;
+
+static gpointer
+flush_main(gpointer data)
+{
+    FlushRun *f = data;
+    XmNbdConn *c = g_async_queue_pop(f->job->sync_pool);
+
+    xm_nbd_conn_flush(c, &f->error);
+    g_async_queue_push(f->job->sync_pool, c);
+    return NULL;
+}
+
 static gboolean
 finish(XmMirrorJob *job, GError **error)
 {
-    if (!xm_mirror_flush_all(job, error))
+    FlushRun fr = { .job = job };
+    GThread *flusher = NULL;
+    gboolean ok = TRUE;
+
+    /* The flush (an fsync on the destination) and the verification (reads)
+     * do not depend on each other: while the guest is paused they run
+     * side by side. A synchronous-write connection is idle now and, with
+     * multi-conn, its flush covers the writes of every connection. */
+    if (job->opts.verify && job->nsync > 0 && xm_nbd_conn_can_multi_conn(job->conns[0]))
+        flusher = g_thread_new("xm-mirror-flush", flush_main, &fr);
+    else if (!xm_mirror_flush_all(job, error))
         return FALSE;
     if (job->opts.verify) {
         xm_mirror_set_phase(job, XM_MIRROR_PHASE_VERIFY, job->pass);
-        if (!xm_mirror_verify(job, error))
-            return FALSE;
+        ok = xm_mirror_verify(job, error);
     }
+    if (flusher) {
+        g_thread_join(flusher);
+        if (fr.error) {
+            if (ok)
+                g_propagate_error(error, fr.error);
+            else
+                g_error_free(fr.error);
+            ok = FALSE;
+        }
+    }
+    if (!ok)
+        return FALSE;
     /* only a state that describes the flushed (and verified) destination
      * is written; after any failure there is none, and the next run
      * compares with the destination itself */

@@ -25,9 +25,13 @@
 #define XM_MIRROR_MAX_IN_FLIGHT_BYTES (64u * 1024 * 1024)
 #define XM_MIRROR_ZERO_BLOCK (64u * 1024)
 #define XM_MIRROR_SYNC_CONNECTIONS 2
-/* Verification compares hashes of chunks of this size (the format of the
- * digests in #XmMirrorResult). */
+/* Verification hashes chunks of this size (the format of the digests in
+ * #XmMirrorResult)... */
 #define XM_MIRROR_VERIFY_CHUNK (4u * 1024 * 1024)
+/* ...and compares sub-chunks of this size (larger on images with more
+ * than XM_MIRROR_VERIFY_MAX_SUBS of them, to bound the memory). */
+#define XM_MIRROR_VERIFY_SUB (256u * 1024)
+#define XM_MIRROR_VERIFY_MAX_SUBS (512u * 1024)
 /* A preverify sweep over the chunks made stale since the last one starts
  * at most this often, so a hot chunk is not hashed over and over. */
 #define XM_MIRROR_PREVERIFY_INTERVAL_US (G_USEC_PER_SEC / 2)
@@ -67,7 +71,6 @@ typedef struct {
     int kind;
     guint64 chunk_len;
     guint64 zero_hash;          /* of a whole zero block */
-    XXH128_hash_t zero_sum;     /* of a whole zero verification chunk */
 } XmScanParams;
 
 struct _XmMirrorJob {
@@ -135,19 +138,29 @@ struct _XmMirrorJob {
     gboolean have_hashes;
     XmScanParams scan;
 
-    /* verification, by chunks of XM_MIRROR_VERIFY_CHUNK (mirror-verify.c).
-     * A hash in src_sums[i] (dst_sums[i]) describes the chunk as it is
-     * only while src_hgen[i] == src_gen[i] + 1 (dst_...): every change of
-     * a chunk bumps its generation after the change, and a hash records
-     * the generation sampled before its bytes were read. */
+    /* verification (mirror-verify.c): chunks of XM_MIRROR_VERIFY_CHUNK
+     * (the digests), each cut into sub-chunks of vsub bytes (what is
+     * compared and what a change makes stale on the destination). A hash
+     * describes its bytes only while its hgen == gen + 1: every change
+     * bumps the generation after the change, and a hash records the
+     * generation sampled before its bytes were read. The source is read
+     * by whole chunks (its chunk hash and its sub-chunk hashes come from
+     * one read), so one generation per chunk serves both. */
     GMutex vlock;               /* guards the arrays and pv_cursor */
     guint64 nvchunks;
-    guint64 *src_gen;
-    guint64 *dst_gen;
+    guint64 vsub;               /* bytes per sub-chunk, a power of two */
+    guint vsub_per_chunk;
+    guint64 nvsubs;
+    guint64 *src_gen;           /* per chunk */
     guint64 *src_hgen;          /* 0: no hash */
+    XXH128_hash_t *src_sums;    /* per chunk */
+    XXH128_hash_t *src_subsums; /* per sub-chunk, current with src_hgen */
+    guint64 *dst_gen;           /* per sub-chunk */
     guint64 *dst_hgen;
-    XXH128_hash_t *src_sums;
-    XXH128_hash_t *dst_sums;
+    XXH128_hash_t *dst_subsums;
+    XXH128_hash_t *dst_sums;    /* per chunk, set by the final verification */
+    XXH128_hash_t zero_sub_sum; /* of a whole zero sub-chunk */
+    XXH128_hash_t zero_chunk_sum; /* of a whole zero chunk */
     guint64 pv_cursor;          /* next chunk of the preverify sweep */
     gint64 pv_next_sweep;       /* monotonic µs; job thread only */
     gint64 pv_slice_end;        /* monotonic µs: the current turn ends */
@@ -271,10 +284,11 @@ void xm_mirror_verify_clear(XmMirrorJob *job);
  * is about to: hashes taken before do not describe it any more. */
 void xm_mirror_mark_stale(XmMirrorJob *job, guint64 offset, guint64 length,
                           gboolean source, gboolean dest);
-/* Scan: the hash of the source chunk at @offset, read during the final
- * pass while the source no longer changes. */
-void xm_mirror_record_source_sum(XmMirrorJob *job, guint64 offset,
-                                 XXH128_hash_t sum);
+/* Scan: hashes the source chunk at @offset (@data: its @len bytes, NULL
+ * for zeroes), read during the final pass while the source no longer
+ * changes. */
+void xm_mirror_record_source_chunk(XmMirrorJob *job, guint64 offset,
+                                   const guint8 *data, guint64 len);
 /* Hashes the chunks without a current hash (both sides, or only the
  * destination when the source's changes are not tracked) until every
  * chunk is done or the copy has work again; TRUE unless the job failed. */

@@ -227,41 +227,18 @@ send_run(XmWorker *w, XmChunk *c, gboolean loaded, guint64 i, guint64 j,
     return TRUE;
 }
 
-/* xxh3-128 of @len zero bytes */
-static XXH128_hash_t
-zeros_sum(guint64 len)
-{
-    static const guint8 zeros[65536];
-    XXH3_state_t *st = XXH3_createState();
-    XXH128_hash_t h;
-
-    XXH3_128bits_reset(st);
-    for (guint64 n = 0; n < len; n += sizeof(zeros))
-        XXH3_128bits_update(st, zeros, MIN(sizeof(zeros), len - n));
-    h = XXH3_128bits_digest(st);
-    XXH3_freeState(st);
-    return h;
-}
-
 /* The final pass of a job with preverify: the verification chunks of
  * [off, off+len) (whole ones: the pass's chunks are made of them) are
  * hashed from the bytes just looked at, so the verification does not
  * read the source again. @src NULL: a hole. */
 static void
-hash_source_chunks(XmMirrorJob *job, const ScanPass *sp, const guint8 *src,
+hash_source_chunks(XmMirrorJob *job, const guint8 *src,
                    guint64 off, guint64 len)
 {
     for (guint64 p = 0; p < len; p += XM_MIRROR_VERIFY_CHUNK) {
         guint64 plen = MIN(XM_MIRROR_VERIFY_CHUNK, len - p);
-        XXH128_hash_t h;
 
-        if (src)
-            h = XXH3_128bits(src + p, plen);
-        else if (plen == XM_MIRROR_VERIFY_CHUNK)
-            h = sp->zero_sum;
-        else
-            h = zeros_sum(plen);
-        xm_mirror_record_source_sum(job, off + p, h);
+        xm_mirror_record_source_chunk(job, off + p, src ? src + p : NULL, plen);
     }
 }
 
@@ -343,7 +320,7 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len,
         }
     }
     if (job->hash_source_pass)
-        hash_source_chunks(job, sp, src, off, len);
+        hash_source_chunks(job, src, off, len);
     xm_atomic_add64(&job->scanned, len);
     for (guint64 i = 0; i < nb;) {
         guint64 j = i + 1;
@@ -453,7 +430,6 @@ xm_mirror_scan_pass(XmMirrorJob *job, gboolean first, GError **error)
     if (job->hash_source_pass) {
         /* whole verification chunks (both are powers of two) */
         job->scan.chunk_len = MAX((guint64)XM_MIRROR_VERIFY_CHUNK, bs);
-        job->scan.zero_sum = zeros_sum(XM_MIRROR_VERIFY_CHUNK);
     }
     job->scan.zero_hash = XXH3_64bits(zero, bs);
     if (job->have_hashes)

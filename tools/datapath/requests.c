@@ -378,7 +378,7 @@ do_complete(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
     g_autoptr(GError) err = NULL;
     XmMirrorResult res = { 0 };
     XmMirrorProgress before, after;
-    gint64 t0;
+    gint64 t0, ms;
     XmMirrorJob *job;
     gboolean ok;
 
@@ -407,17 +407,18 @@ do_complete(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
         g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
     }
+    ms = (g_get_monotonic_time() - t0) / 1000;
     /* what the paused guest waited for, for whoever tunes downtime */
-    g_message("COMPLETE %s: done in %" G_GINT64_FORMAT " ms (%" G_GUINT64_FORMAT
+    g_message("COMPLETE %s: done, %s%s%s in %" G_GINT64_FORMAT " ms (%" G_GUINT64_FORMAT
               " bytes sent, verification read %" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT
-              " bytes), %s%s", disk->target, (g_get_monotonic_time() - t0) / 1000,
+              " bytes)", disk->target,
+              res.verified ? "verified, xxh3-128 " : "not verified",
+              res.verified ? res.source_checksum : "", res.verified ? "," : "", ms,
               after.sent - before.sent,
               after.verify_read_source - before.verify_read_source,
-              after.verify_read_dest - before.verify_read_dest,
-              res.verified ? "verified, xxh3-128 " : "not verified",
-              res.verified ? res.source_checksum : "");
+              after.verify_read_dest - before.verify_read_dest);
     reply_u64(reply, "verified", res.verified ? 1 : 0);
-    reply_u64(reply, "ms", (g_get_monotonic_time() - t0) / 1000);
+    reply_u64(reply, "ms", ms);
     reply_u64(reply, "sent", after.sent - before.sent);
     reply_u64(reply, "verify_read_source", after.verify_read_source - before.verify_read_source);
     reply_u64(reply, "verify_read_dest", after.verify_read_dest - before.verify_read_dest);
