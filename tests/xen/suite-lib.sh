@@ -197,13 +197,37 @@ xt_heartbeats() {
     return $rc
 }
 
+# xt_snapshot HOSTFN: what the dom0 behind HOSTFN does now, asked on
+# agent port 2 (a command on port 0 or 1 may be what hangs): processes with
+# their wait channels, console logs, load, Xen's domains, the kernel's last
+# words. (Twice a heartbeat count right after the guest's start hung for
+# 120 s, and the guest's console log stayed empty meanwhile.)
+xt_snapshot() {
+    local h
+    case $1 in A | A1) h=a ;; B | B1) h=b ;; *) return 0 ;; esac
+    echo "-- snapshot of host $h's dom0 (agent port 2):"
+    "$HOSTCTL" run "$h" -p 2 -t 60 'cat /proc/loadavg; xl list; ls -la --time-style=+%T /var/log/xen/console/
+        ps -eo pid,ppid,stat,etime,time,wchan:24,args | grep -v "\]$"; dmesg | tail -8' 2>&1 | sed 's/^/   /' || true
+}
+
 # xt_count_heartbeats HOSTFN NAME: how many heartbeats the guest's console
 # log(s) in that dom0 hold; fails when the dom0 does not answer.
 xt_count_heartbeats() {
-    local n try rc
+    local n try rc pid i
     for try in 1 2 3; do
         rc=0
-        n=$("$1" -t 120 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | $XT_HB_PIPE | wc -l") || rc=$?
+        # In the background, so that a count still running after 60 s
+        # can be looked at while it hangs.
+        "$1" -t 120 "cat /var/log/xen/console/guest-$2*.log 2>/dev/null | $XT_HB_PIPE | wc -l" \
+            > "$XENMIG_XEN_RUN/count.out" 2>&1 &
+        pid=$!
+        for i in $(seq 120); do kill -0 $pid 2> /dev/null || break; sleep 0.5; done
+        if kill -0 $pid 2> /dev/null; then
+            echo "counting the heartbeats of $2: no answer after 60 s" >&2
+            xt_snapshot "$1" >&2
+        fi
+        wait $pid || rc=$?
+        n=$(cat "$XENMIG_XEN_RUN/count.out")
         if [[ $n =~ ^[0-9]+$ ]]; then
             echo "$n"
             return 0
