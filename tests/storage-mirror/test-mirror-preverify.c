@@ -22,6 +22,8 @@
 
 #define MiB (1024u * 1024)
 #define CHUNK (4 * MiB)
+/* what the verification compares and re-reads on the destination */
+#define SUB (256u * 1024)
 /* the guest's writes go to the first two chunks */
 #define HOT (2 * CHUNK)
 
@@ -323,6 +325,121 @@ test_tracked_writer(Fixture *f, gconstpointer data)
     g_free(w.uri);
 }
 
+/* Windows of the image a sparse guest writes into: one in the middle of
+ * a sub-chunk, one across a sub-chunk boundary, one near a chunk's end. */
+static const struct {
+    guint64 off;
+    guint64 len;
+} windows[] = {
+    { 1 * CHUNK + 100 * 1024, 32 * 1024 },
+    { 4 * CHUNK + SUB - 8 * 1024, 16 * 1024 },
+    { 8 * CHUNK + CHUNK - 64 * 1024, 64 * 1024 },
+};
+
+/* The guest writes a few KiB here and there for a second while the job
+ * keeps its hashes current; once it is paused, the final verification
+ * reads on the destination only the sub-chunks it wrote since (not their
+ * 4 MiB chunks), and on the source only their chunks. */
+static void
+test_sparse_writer(Fixture *f, gconstpointer data)
+{
+    gboolean sync = GPOINTER_TO_INT(data);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmMirrorJob) job = NULL;
+    g_autofree char *uri = g_strdup_printf("nbd+unix:///?socket=%s", f->src_sock);
+    g_autofree gboolean *sub_hit = g_new0(gboolean, f->size / SUB);
+    g_autofree gboolean *chunk_hit = g_new0(gboolean, f->size / CHUNK);
+    struct nbd_handle *h = nbd_create();
+    XmMirrorResult res = { 0 };
+    XmMirrorProgress before, after;
+    GRand *r = g_rand_new_with_seed(11);
+    guint8 buf[4096];
+    guint64 subs = 0, chunks = 0, rs, rd;
+    gint64 t0, end;
+
+    g_assert_cmpuint(f->size, >=, 9 * CHUNK);
+    job = tracked_job(f, sync);
+    xm_mirror_job_preverify(job);
+    wait_verified(job, f->size);
+    g_assert_cmpint(nbd_connect_uri(h, uri), ==, 0);
+    end = g_get_monotonic_time() + G_USEC_PER_SEC;
+    /* the last round comes right before the pause: the paused
+     * verification has something to read again */
+    for (gboolean last = FALSE; !last;) {
+        last = g_get_monotonic_time() >= end;
+        for (guint i = 0; i < G_N_ELEMENTS(windows); i++) {
+            guint64 off = windows[i].off +
+                          (guint64)g_rand_int_range(r, 0, (gint32)(windows[i].len / 4096)) * 4096;
+
+            for (guint j = 0; j < sizeof(buf) / 4; j++)
+                ((guint32 *)buf)[j] = g_rand_int(r);
+            g_assert_cmpint(nbd_pwrite(h, buf, sizeof(buf), off, 0), ==, 0);
+            if (!sub_hit[off / SUB]++)
+                subs++;
+            if (!chunk_hit[off / CHUNK]++)
+                chunks++;
+        }
+        g_usleep(5000);
+    }
+    nbd_shutdown(h, 0);
+    nbd_close(h);
+    g_rand_free(r);
+
+    /* the guest is paused */
+    xm_nbd_server_stop(f->src_server);
+    xm_mirror_job_get_progress(job, &before);
+    t0 = g_get_monotonic_time();
+    g_assert_true(xm_mirror_job_complete(job, &res, &err));
+    g_assert_no_error(err);
+    t0 = g_get_monotonic_time() - t0;
+    xm_mirror_job_get_progress(job, &after);
+    check_result(f, &res);
+    rs = after.verify_read_source - before.verify_read_source;
+    rd = after.verify_read_dest - before.verify_read_dest;
+    g_test_message("image %" G_GUINT64_FORMAT " MiB, %" G_GUINT64_FORMAT " sub-chunks in %"
+                   G_GUINT64_FORMAT " chunks written; complete() took %" G_GINT64_FORMAT
+                   " ms and read source %" G_GUINT64_FORMAT " KiB, destination %"
+                   G_GUINT64_FORMAT " KiB", f->size / MiB, subs, chunks, t0 / 1000,
+                   rs / 1024, rd / 1024);
+    g_assert_cmpuint(subs, ==, 4);
+    g_assert_cmpuint(rd, <=, subs * SUB);
+    g_assert_cmpuint(rs, <=, chunks * CHUNK);
+    g_assert_cmpuint(after.verified, ==, f->size);
+}
+
+/* The final verification names the first sub-chunk that differs, and
+ * the destination digest it reports is the destination's own. */
+static void
+test_mismatch(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(XmMirrorJob) job = NULL;
+    g_autofree char *where = g_strdup_printf("offset %u ", 2 * CHUNK + 2 * SUB);
+    XmMirrorProgress p;
+    char dst[33];
+
+    job = tracked_job(f, FALSE);
+    for (int i = 0;; i++) {
+        xm_mirror_job_get_progress(job, &p);
+        g_assert_cmpint(p.phase, !=, XM_MIRROR_PHASE_FAILED);
+        if (p.phase != XM_MIRROR_PHASE_BULK && p.remaining == 0)
+            break;
+        g_assert_cmpint(i, <, 400);
+        g_usleep(50 * 1000);
+    }
+    /* behind the destination server's back, after the copy */
+    poke_file(f->dst, 2 * CHUNK + 2 * SUB + 1000, 0x5a, 100);
+    xm_nbd_server_stop(f->src_server);
+    g_assert_false(xm_mirror_job_complete(job, NULL, &err));
+    g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
+    g_test_message("%s", err->message);
+    g_assert_nonnull(strstr(err->message, "verification failed"));
+    g_assert_nonnull(strstr(err->message, "in 1 chunk(s)"));
+    g_assert_nonnull(strstr(err->message, where));
+    file_digest(f->dst, dst);
+    g_assert_nonnull(strstr(err->message, dst));
+}
+
 /* Without preverify the final verification reads both images whole. */
 static void
 test_tracked_no_preverify(Fixture *f, gconstpointer data)
@@ -543,6 +660,12 @@ main(int argc, char **argv)
                setup, test_tracked_writer, teardown);
     g_test_add("/mirror-preverify/tracked-writer-sync", Fixture, GINT_TO_POINTER(TRUE),
                setup, test_tracked_writer, teardown);
+    g_test_add("/mirror-preverify/sparse-writer", Fixture, GINT_TO_POINTER(FALSE),
+               setup, test_sparse_writer, teardown);
+    g_test_add("/mirror-preverify/sparse-writer-sync", Fixture, GINT_TO_POINTER(TRUE),
+               setup, test_sparse_writer, teardown);
+    g_test_add("/mirror-preverify/mismatch", Fixture, NULL,
+               setup, test_mismatch, teardown);
     g_test_add("/mirror-preverify/tracked-no-preverify", Fixture, NULL,
                setup, test_tracked_no_preverify, teardown);
     g_test_add("/mirror-preverify/dest-write-caught", Fixture, NULL,
