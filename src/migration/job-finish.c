@@ -206,6 +206,7 @@ xm_migration_finish(XmMigration *job, const char *cookie_in, gboolean cancelled,
     xm_migration_set_state(job, xm_migration_is_cancelled(job) &&
                                 g_error_matches(err, XM_ERROR, XM_ERR_OPERATION_ABORTED)
                                 ? XM_MIGRATION_STATE_CANCELLED : XM_MIGRATION_STATE_FAILED);
+    xm_migration_error_for_libvirt(err);
     g_propagate_error(error, g_steal_pointer(&err));
     return -1;
 }

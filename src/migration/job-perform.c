@@ -634,6 +634,7 @@ xm_migration_perform(XmMigration *job, const char *cookie_in, char **cookie_out,
         /* the record may not have arrived: the destination decides; the
          * confirm phase resumes the guest here if it says cancelled */
         g_prefix_error(&err, _("sending the completion record failed: "));
+        xm_migration_error_for_libvirt(err);
         g_propagate_error(error, g_steal_pointer(&err));
         xm_migration_set_state(job, XM_MIGRATION_STATE_FAILED);
         return FALSE;
@@ -664,6 +665,7 @@ xm_migration_perform(XmMigration *job, const char *cookie_in, char **cookie_out,
  failed:
     keepalive_stop(&keepalive);
     fail(job, &err);
+    xm_migration_error_for_libvirt(err);
     g_propagate_error(error, g_steal_pointer(&err));
     return FALSE;
 }

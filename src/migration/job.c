@@ -293,6 +293,14 @@ xm_migration_get_stats(XmMigration *job, XmMigrationStats *st)
     g_mutex_unlock(&job->lock);
 }
 
+void
+xm_migration_error_for_libvirt(GError *err)
+{
+    if (err && err->domain == XM_ERROR &&
+        (err->code == XM_ERR_READ_FAILED || err->code == XM_ERR_WRITE_FAILED))
+        err->code = XM_ERR_OPERATION_FAILED;
+}
+
 /* Disk and memory share the limit: while memory flows it gets half and
  * the disks split the other half, otherwise the disks split all of it.
  * Once the guest is suspended for the final drain, the disks are not

@@ -143,5 +143,9 @@ gboolean xm_migration_image_checksum(const char *path, guint64 size,
                                      GCancellable *cancellable,
                                      char out[33], GError **error);
 void xm_migration_apply_bandwidth(XmMigration *job);
+/* libvirt words XM_ERR_READ_FAILED and XM_ERR_WRITE_FAILED as failures to
+ * read or write a configuration file; a broken stream or disk copy is
+ * reported to it as a failed operation instead (the message is kept). */
+void xm_migration_error_for_libvirt(GError *err);
 /* bytes/s for the memory stream, 0: unlimited */
 guint64 xm_migration_memory_rate_limit(XmMigration *job);
