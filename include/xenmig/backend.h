@@ -148,6 +148,11 @@ typedef struct {
     char *sim_disk_datapath; /* sim: "nbd" (NULL: the default) serves each
                               * guest's writable disks through a datapath
                               * daemon; "direct": the guest writes its images */
+    char *xen_disk_datapath; /* libxl: "nbd" serves each writable raw disk
+                              * through a datapath daemon and a kernel NBD
+                              * device (/dev/nbdN) that blkback uses;
+                              * "direct" (NULL: the default): blkback or
+                              * qdisk on the image itself */
 } XmBackendConfig;
 
 /**

@@ -26,6 +26,7 @@ config_copy(XmBackendConfig *dst, const XmBackendConfig *src)
     dst->sim_host_memory_mib = src->sim_host_memory_mib;
     dst->sim_host_cpus = src->sim_host_cpus;
     dst->sim_disk_datapath = g_strdup(src->sim_disk_datapath);
+    dst->xen_disk_datapath = g_strdup(src->xen_disk_datapath);
 }
 
 static void
@@ -35,6 +36,7 @@ config_clear(XmBackendConfig *config)
     g_clear_pointer(&config->state_dir, g_free);
     g_clear_pointer(&config->sim_host_name, g_free);
     g_clear_pointer(&config->sim_disk_datapath, g_free);
+    g_clear_pointer(&config->xen_disk_datapath, g_free);
 }
 
 XmBackend *

@@ -294,6 +294,7 @@ xmStateInitialize(bool privileged, const char *root, bool monolithic,
     bcfg.sim_host_memory_mib = drv->cfg->sim_host_memory_mib;
     bcfg.sim_host_cpus = drv->cfg->sim_host_cpus;
     bcfg.sim_disk_datapath = drv->cfg->sim_disk_datapath;
+    bcfg.xen_disk_datapath = drv->cfg->xen_disk_datapath;
     drv->backend = xm_backend_new(&bcfg, backend_event_cb, drv, &err);
     if (!drv->backend) {
         if (g_error_matches(err, XM_ERROR, XM_ERR_NO_XEN)) {

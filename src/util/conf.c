@@ -343,6 +343,7 @@ xm_driver_config_new(void)
     cfg->sim_host_memory_mib = 8192;
     cfg->sim_host_cpus = 4;
     cfg->sim_disk_datapath = g_strdup("nbd");
+    cfg->xen_disk_datapath = g_strdup("direct");
     cfg->migration_port_min = 49152;
     cfg->migration_port_max = 49215;
     cfg->migrate_hook = g_strdup(SYSCONFDIR "/libvirt/hooks/libxl");
@@ -361,6 +362,7 @@ xm_driver_config_free(XmDriverConfig *cfg)
     g_free(cfg->save_dir);
     g_free(cfg->sim_host_name);
     g_free(cfg->sim_disk_datapath);
+    g_free(cfg->xen_disk_datapath);
     g_free(cfg->migrate_tls_x509_cert_dir);
     g_free(cfg->migration_address);
     g_free(cfg->migrate_hook);
@@ -404,6 +406,7 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
     guint64 sim_mem = cfg->sim_host_memory_mib;
     guint sim_cpus = cfg->sim_host_cpus;
     g_autofree char *sim_datapath = g_strdup(cfg->sim_disk_datapath);
+    g_autofree char *xen_datapath = g_strdup(cfg->xen_disk_datapath);
     guint port_min = cfg->migration_port_min;
     guint port_max = cfg->migration_port_max;
     guint tls_force = cfg->migrate_tls_force;
@@ -429,6 +432,7 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
         !xm_conf_get_uint64(conf, "sim_host_memory_mib", &sim_mem, &err) ||
         !xm_conf_get_uint(conf, "sim_host_cpus", 4096, &sim_cpus, &err) ||
         !xm_conf_get_string(conf, "sim_disk_datapath", &sim_datapath, &err) ||
+        !xm_conf_get_string(conf, "xen_disk_datapath", &xen_datapath, &err) ||
         !xm_conf_get_uint(conf, "migration_port_min", 65535, &port_min, &err) ||
         !xm_conf_get_uint(conf, "migration_port_max", 65535, &port_max, &err) ||
         !xm_conf_get_string(conf, "migrate_tls_x509_cert_dir", &tls_dir, &err) ||
@@ -465,6 +469,14 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
                     path, e ? e->line : 0, sim_datapath);
         goto fail;
     }
+    if (xen_datapath && !g_str_equal(xen_datapath, "nbd") &&
+        !g_str_equal(xen_datapath, "direct")) {
+        const XmConfEntry *e = xm_conf_lookup(conf, "xen_disk_datapath");
+        g_set_error(&err, XM_ERROR, XM_ERR_CONF_SYNTAX,
+                    _("%s:%u: unknown xen_disk_datapath '%s' (expected \"direct\" or \"nbd\")"),
+                    path, e ? e->line : 0, xen_datapath);
+        goto fail;
+    }
     if (port_min == 0 || port_min > port_max) {
         g_set_error(&err, XM_ERROR, XM_ERR_CONF_SYNTAX,
                     _("%s: migration_port_min (%u) must be positive and not above migration_port_max (%u)"),
@@ -497,6 +509,8 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
     cfg->sim_host_cpus = sim_cpus;
     g_free(cfg->sim_disk_datapath);
     cfg->sim_disk_datapath = g_steal_pointer(&sim_datapath);
+    g_free(cfg->xen_disk_datapath);
+    cfg->xen_disk_datapath = g_steal_pointer(&xen_datapath);
     cfg->migration_port_min = port_min;
     cfg->migration_port_max = port_max;
     cfg->migrate_tls_force = tls_force;

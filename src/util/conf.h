@@ -77,6 +77,7 @@ typedef struct {
     guint64 sim_host_memory_mib;   /* 8192 */
     guint sim_host_cpus;           /* 4 */
     char *sim_disk_datapath;       /* "nbd" (default) or "direct" */
+    char *xen_disk_datapath;       /* libxl: "direct" (default) or "nbd" */
     /* Issue 4 (migration) reads these; parsed and validated already. */
     guint migration_port_min;      /* 49152 */
     guint migration_port_max;      /* 49215 */
