@@ -347,7 +347,7 @@ on_event(void *user, libxl_event *ev)
     XmLibxlBackend *lb = user;
     XmLibxlDomain *d;
     int domid = ev->domid;
-    gboolean emit = FALSE, dead = FALSE;
+    gboolean emit = FALSE, dead = FALSE, destroying = FALSE;
     XmDomainEventKind kind = XM_DOMAIN_EVENT_DIED;
 
     g_mutex_lock(&lb->lock);
@@ -377,9 +377,14 @@ on_event(void *user, libxl_event *ev)
         emit = !d->destroying && !d->shutdown_reported;
         kind = XM_DOMAIN_EVENT_DIED;
         dead = TRUE;
+        destroying = d->destroying;
     }
     g_mutex_unlock(&lb->lock);
 
+    /* a death not caused by our destroy (which stops the datapath itself):
+     * stop the domain's datapath, off this thread */
+    if (dead && !destroying && lb->dp)
+        xm_lxdp_release(lb->dp, domid, TRUE);
     g_debug("libxl event type %d for domain %d%s", ev->type, domid,
             emit ? "" : " (ignored)");
     libxl_event_free(lb->ctx, ev);
@@ -504,6 +509,10 @@ xm_libxl_open(XmBackend *backend, GError **error)
     g_mutex_init(&lb->lock);
     lb->domains = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     backend->priv = lb;
+    if (!xm_libxl_datapath_open(lb, error)) {
+        xm_libxl_close(backend);
+        return FALSE;
+    }
 
     if (libxl_ctx_alloc(&lb->ctx, LIBXL_VERSION, 0, &lb->logger.vtable) != 0 ||
         !libxl_get_version_info(lb->ctx)) {
@@ -554,6 +563,7 @@ xm_libxl_close(XmBackend *backend)
     /* libxl deregisters its fds from here; the hooks only touch GLib */
     if (lb->ctx)
         libxl_ctx_free(lb->ctx);
+    xm_libxl_datapath_close(lb);
     if (lb->loop)
         g_main_loop_unref(lb->loop);
     if (lb->loop_ctx)

@@ -160,13 +160,15 @@ start_domain(XmBackend *backend, const XmDomainDef *def, int restore_fd,
     XmLibxlBackend *lb = lb_of(backend);
     g_auto(libxl_domain_config) d_config;
     g_auto(libxl_domain_restore_params) params;
+    g_autoptr(XmLxDatapath) dp = NULL;
     XmLibxlAo ao;
     uint32_t domid = (uint32_t) INVALID_DOMID;
     int rc;
 
     libxl_domain_config_init(&d_config);
     libxl_domain_restore_params_init(&params);
-    if (!xm_domain_def_to_libxl(def, &d_config, lb->ctx, error))
+    if (!xm_domain_def_to_libxl(def, &d_config, lb->ctx, error) ||
+        !xm_libxl_datapath_prepare(lb, def, &d_config, &dp, error))
         return -1;
 
     xm_libxl_ao_init(&ao);
@@ -193,8 +195,12 @@ start_domain(XmBackend *backend, const XmDomainDef *def, int restore_fd,
                             ? _("restoring domain '%s' failed (libxl error %d)")
                             : _("creating domain '%s' failed (libxl error %d)"),
                         def->name, rc);
+        if (dp)
+            xm_lxdp_stop(lb->dp, g_steal_pointer(&dp));
         return -1;
     }
+    if (dp)
+        xm_lxdp_bind(lb->dp, g_steal_pointer(&dp), domid);
     if (!xm_libxl_watch_domain(lb, domid, error))
         goto fail;
     if (!paused && (rc = libxl_domain_unpause(lb->ctx, domid, NULL)) != 0) {
@@ -209,6 +215,8 @@ fail:
     xm_libxl_domain_mark(lb, domid, TRUE, FALSE);
     libxl_domain_destroy(lb->ctx, domid, NULL);
     xm_libxl_unwatch_domain(lb, domid);
+    if (lb->dp)
+        xm_lxdp_release(lb->dp, domid, FALSE);
     return -1;
 }
 
@@ -243,6 +251,8 @@ lx_destroy(XmBackend *backend, int domid, GError **error)
         return xm_libxl_error(error, rc, domid, _("destroying"));
     }
     xm_libxl_unwatch_domain(lb, domid);
+    if (lb->dp)
+        xm_lxdp_release(lb->dp, domid, FALSE);
     return TRUE;
 }
 
@@ -348,6 +358,27 @@ lx_resume(XmBackend *backend, int domid, GError **error)
     return TRUE;
 }
 
+/* Whether @domid is still the domain whose UUID is @uuid (domids are
+ * reused). */
+static gboolean
+domain_has_uuid(gpointer data, int domid, const char *uuid)
+{
+    XmLibxlBackend *lb = data;
+    g_auto(libxl_dominfo) di;
+    char text[37];
+    const uint8_t *u;
+
+    libxl_dominfo_init(&di);
+    if (libxl_domain_info(lb->ctx, &di, domid) != 0)
+        return FALSE;
+    u = libxl_uuid_bytearray(&di.uuid);
+    g_snprintf(text, sizeof(text),
+               "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+               u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
+               u[11], u[12], u[13], u[14], u[15]);
+    return g_ascii_strcasecmp(text, uuid) == 0;
+}
+
 static gboolean
 lx_reconnect(XmBackend *backend, int **domids, size_t *n, GError **error)
 {
@@ -361,16 +392,28 @@ lx_reconnect(XmBackend *backend, int **domids, size_t *n, GError **error)
         if (!xm_libxl_watch_domain(lb, ids[i], error))
             return FALSE;
     }
+    if (lb->dp)
+        xm_lxdp_reconnect(lb->dp, domain_has_uuid, lb);
     *n = count;
     *domids = g_steal_pointer(&ids);
     return TRUE;
 }
 
-/* Xen guests' disks are not served through a datapath daemon yet (qdisk or
- * blkback straight on the image): migrations of them use scan mode. */
+/* With xen_disk_datapath = "nbd" the daemon serving the domain's disks;
+ * NULL otherwise (blkback or qdisk straight on the image: migrations then
+ * use scan mode). */
 static char *
 lx_disk_datapath(XmBackend *backend, int domid, GError **error)
 {
+    XmLibxlBackend *lb = lb_of(backend);
+    char *control = lb->dp ? xm_lxdp_control(lb->dp, domid, NULL) : NULL;
+    int rc;
+
+    if (control)
+        return control;
+    rc = libxl_domain_info(lb->ctx, NULL, domid);
+    if (rc)
+        xm_libxl_error(error, rc, domid, _("getting information"));
     return NULL;
 }
 

@@ -6,6 +6,7 @@
 #include <xentoollog.h>
 
 #include "backend/backend-private.h"
+#include "backend/libxl-datapath.h"
 
 typedef struct {
     xentoollog_logger vtable;         /* first: libxl sees only this */
@@ -29,6 +30,7 @@ typedef struct {
     GThread *loop_thread;
     GMutex lock;                      /* protects domains; never held into libxl */
     GHashTable *domains;              /* domid -> XmLibxlDomain* */
+    XmLxDpHost *dp;                   /* xen_disk_datapath = "nbd", else NULL */
 } XmLibxlBackend;
 
 /* An asynchronous libxl operation that the caller waits for, so that
@@ -60,3 +62,14 @@ gboolean xm_libxl_error(GError **error, int rc, int domid, const char *what);
 
 gboolean xm_libxl_open(XmBackend *backend, GError **error);
 void xm_libxl_close(XmBackend *backend);
+
+/* The disk datapath (libxl-datapath.c); every call is a no-op when
+ * xen_disk_datapath is "direct". */
+gboolean xm_libxl_datapath_open(XmLibxlBackend *lb, GError **error);
+void xm_libxl_datapath_close(XmLibxlBackend *lb);
+/* Starts the datapath of the domain @def is about to become and points
+ * @d_config's served disks at its NBD devices; *@out: NULL when nothing is
+ * served, else to be bound (xm_lxdp_bind) or stopped (xm_lxdp_stop). */
+gboolean xm_libxl_datapath_prepare(XmLibxlBackend *lb, const XmDomainDef *def,
+                                   libxl_domain_config *d_config,
+                                   XmLxDatapath **out, GError **error);
