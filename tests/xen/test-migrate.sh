@@ -8,8 +8,17 @@
 #
 # Exits 77 (skipped) only while our module answers the migration with
 # VIR_ERR_NO_SUPPORT; any other failure is a failure.
+#
+# With the argument "tracked" (test xen-migrate-tracked) both hosts run
+# with xen_disk_datapath = "nbd": the guest's disk is served by its
+# datapath daemon through /dev/nbdN on each host. It then also asserts
+# that the completed job's statistics say the disk was tracked
+# (xenmig.disks_tracked=1, read with virsh domjobinfo --rawstats), prints
+# their downtimes, and checks that no NBD device stays connected and no
+# datapath daemon runs on a host once the guest left it.
 set -euo pipefail
 . "$(dirname "$0")/suite-lib.sh"
+MODE=${1:-direct}
 
 N=hbmig
 V='virsh -c xen:///system'
@@ -23,7 +32,39 @@ disk_records() {
         echo \$n \$(dd if=$XT_IMAGES/$N.img bs=64 count=\$n 2>/dev/null | md5sum | cut -d' ' -f1)"
 }
 
+# nbd_use HOSTFN: restarts the dom0's libvirtd with xen_disk_datapath = "nbd".
+nbd_use() {
+    "$1" -t 180 "/opt/xenmig/libexec/stop-libvirtd
+        sed '/^xen_disk_datapath/d' /opt/xenmig/etc/xenmig.conf > /run/xenmig-nbd.conf
+        echo 'xen_disk_datapath = \"nbd\"' >> /run/xenmig-nbd.conf
+        XENMIG_CONF=/run/xenmig-nbd.conf /opt/xenmig/libexec/start-libvirtd"
+}
+
+# nbd_count HOSTFN: "<connected NBD devices> <datapath daemons>" in the dom0.
+nbd_count() {
+    "$1" -t 120 "n=0; for f in /sys/block/nbd*/pid; do [ -e \$f ] && n=\$((n + 1)); done
+        echo \$n \$(pgrep -c -f '[x]enmig-datapath' || true)"
+}
+
+# nbd_expect HOSTFN COUNT: COUNT connected devices and COUNT daemons, the
+# state settling for up to 60 s (a death is handled in the background).
+nbd_expect() {
+    local c i
+    for i in $(seq 12); do
+        c=$(nbd_count "$1") || return 1
+        [ "$c" != "$2 $2" ] || return 0
+        sleep 5
+    done
+    echo "expected $2 connected NBD device(s) and $2 datapath daemon(s), found: $c" >&2
+    "$1" -t 60 "grep . /sys/block/nbd*/pid; ps -eo pid,args | grep [x]enmig-datapath" >&2 || true
+    return 1
+}
+
 migrate() {
+    if [ "$MODE" = tracked ]; then
+        xt_step "libvirtd on a with xen_disk_datapath = nbd" nbd_use A
+        xt_step "libvirtd on b with xen_disk_datapath = nbd" nbd_use B
+    fi
     xt_step "link a -> b" A -t 120 "busybox ping -c 2 -W 20 10.99.0.2 > /dev/null"
     xt_step "b's libvirtd reachable from a" A -t 120 "virsh -c xen+tcp://xenmig-b/system hostname"
     xt_step "define + start PVH guest on a" A -t 500 "truncate -s 32M $XT_IMAGES/$N.img
@@ -32,6 +73,11 @@ $XML
 XML
         $V define /root/$N.xml && $V start $N"
     xt_step "heartbeat on a" xt_wait_heartbeats A $N 10 300
+    if [ "$MODE" = tracked ]; then
+        xt_step "guest's disk on /dev/nbdN served by its datapath on a" nbd_expect A 1
+        xt_step "libxl got the NBD device, not the image" A -t 60 \
+            "grep -q '\"pdev_path\": \"/dev/nbd' /var/lib/xen/userdata-d.*.libxl-json"
+    fi
 
     local t rc=0 out
     t=$(xnow_ms)
@@ -50,6 +96,18 @@ XML
     fi
     echo "  [${total}s] virsh migrate --live --copy-storage-all"
 
+    if [ "$MODE" = tracked ]; then
+        local stats
+        stats=$(A -t 120 "virsh -c xen:///system domjobinfo $N --completed --rawstats")
+        echo "$stats" > "$XENMIG_XEN_RUN/jobstats.txt"
+        echo "$stats" | grep -E 'downtime|xenmig\.' | sed 's/^/  /'
+        grep -q -E '^ *xenmig\.disks_tracked *[:=] *1$' <<< "$stats" ||
+            { echo "the completed job does not say the disk was tracked"; return 1; }
+        echo "job stats: $(echo "$stats" | grep -E '^ *(downtime|xenmig\.disk_downtime|xenmig\.disks_synchronous) *[:=]' | tr -s ' ' | paste -sd ' ')" |
+            tee -a "$XENMIG_XEN_RUN/timings"
+        xt_step "no NBD device nor datapath left on a" nbd_expect A 0
+        xt_step "guest's disk on /dev/nbdN served by its datapath on b" nbd_expect B 1
+    fi
     xt_step "guest not running on a" A -t 60 "! xl list $N"
     xt_step "guest running on b" B -t 60 "xl list $N && $V domstate $N | grep -q running"
     xt_step "heartbeat on b" xt_wait_heartbeats B $N 5 300
@@ -70,6 +128,14 @@ XML
     echo "downtime (largest heartbeat gap seen by the guest; host clocks may differ by up to 1 s): ${down}s" |
         tee -a "$XENMIG_XEN_RUN/timings"
     echo "total migration time: ${total}s" | tee -a "$XENMIG_XEN_RUN/timings"
+    if [ "$MODE" = tracked ]; then
+        xt_step "destroy the guest on b" B -t 300 "$V destroy $N"
+        xt_step "no NBD device nor datapath left on b" nbd_expect B 0
+    fi
 }
 
-xt_run_scenario migrate 2 migrate
+if [ "$MODE" = tracked ]; then
+    xt_run_scenario migrate-tracked 2 migrate
+else
+    xt_run_scenario migrate 2 migrate
+fi
