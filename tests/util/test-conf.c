@@ -139,6 +139,7 @@ test_driver_defaults(void)
     g_assert_cmpstr(cfg->config_dir, ==, SYSCONFDIR "/libvirt/libxl");
     g_assert_cmpstr(cfg->autostart_dir, ==, SYSCONFDIR "/libvirt/libxl/autostart");
     g_assert_cmpstr(cfg->save_dir, ==, LOCALSTATEDIR "/lib/libvirt/libxl/save");
+    g_assert_cmpstr(cfg->xen_disk_datapath, ==, "direct");
     g_assert_null(cfg->sim_host_name);
     g_assert_cmpuint(cfg->migration_port_min, ==, 49152);
     g_assert_cmpuint(cfg->migration_port_max, ==, 49215);
@@ -156,6 +157,7 @@ test_driver_load(void)
         "sim_host_name = \"hostA\"\n"
         "sim_host_memory_mib = 2048\n"
         "sim_host_cpus = 2\n"
+        "xen_disk_datapath = \"nbd\"\n"
         "# a key of libvirt's own libxl driver: ignored\n"
         "autoballoon = 1\n");
 
@@ -169,6 +171,7 @@ test_driver_load(void)
     g_assert_cmpstr(cfg->sim_host_name, ==, "hostA");
     g_assert_cmpuint(cfg->sim_host_memory_mib, ==, 2048);
     g_assert_cmpuint(cfg->sim_host_cpus, ==, 2);
+    g_assert_cmpstr(cfg->xen_disk_datapath, ==, "nbd");
     g_unlink(path);
 }
 
@@ -199,6 +202,8 @@ test_driver_bad(void)
     check_load_fails("migration_port_min = 50000\nmigration_port_max = 40000\n",
                      "migration_port_min");
     check_load_fails("backend = \"sim\"\nstate_dir = \n", ":2:");
+    check_load_fails("\nxen_disk_datapath = \"qdisk\"\n",
+                     ":2: unknown xen_disk_datapath 'qdisk'");
 }
 
 static void

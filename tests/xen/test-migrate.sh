@@ -76,7 +76,7 @@ XML
     if [ "$MODE" = tracked ]; then
         xt_step "guest's disk on /dev/nbdN served by its datapath on a" nbd_expect A 1
         xt_step "libxl got the NBD device, not the image" A -t 60 \
-            "grep -q '\"pdev_path\": \"/dev/nbd' /var/lib/xen/userdata-d.*.libxl-json"
+            "grep -q -E '\"pdev_path\": *\"/dev/nbd' /var/lib/xen/userdata-d.*.libxl-json"
     fi
 
     local t rc=0 out
