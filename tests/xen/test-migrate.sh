@@ -15,7 +15,8 @@
 # that the completed job's statistics say the disk was tracked
 # (xenmig.disks_tracked=1, read with virsh domjobinfo --rawstats), prints
 # their downtimes, and checks that no NBD device stays connected and no
-# datapath daemon runs on a host once the guest left it.
+# datapath daemon runs on a host once the guest left it, also when the
+# guest is destroyed by a libvirtd restarted since its start.
 set -euo pipefail
 . "$(dirname "$0")/suite-lib.sh"
 MODE=${1:-direct}
@@ -129,6 +130,11 @@ XML
         tee -a "$XENMIG_XEN_RUN/timings"
     echo "total migration time: ${total}s" | tee -a "$XENMIG_XEN_RUN/timings"
     if [ "$MODE" = tracked ]; then
+        # a restarted libvirtd binds the running guest's datapath again
+        # from its state file: the destroy below undoes it
+        xt_step "libvirtd on b restarted" nbd_use B
+        xt_step "guest still running on b" B -t 120 "$V domstate $N | grep -q running"
+        xt_step "its datapath left running by the restart" nbd_expect B 1
         xt_step "destroy the guest on b" B -t 300 "$V destroy $N"
         xt_step "no NBD device nor datapath left on b" nbd_expect B 0
     fi
