@@ -324,6 +324,8 @@ xm_mirror_run_workers(XmMirrorJob *job, gboolean (*fn)(XmWorker *w, GError **err
     }
     for (guint i = 0; i < job->nconns; i++) {
         g_thread_join(runs[i].thread);
+        g_free(runs[i].w.vsrc);
+        g_free(runs[i].w.vdst);
         if (runs[i].error) {
             ok = FALSE;
             g_clear_error(&runs[i].error);

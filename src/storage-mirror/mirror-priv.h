@@ -186,6 +186,10 @@ typedef struct {
     guint64 ext_end;
     gboolean ext_hole;
     guint64 data_sent;          /* payload bytes sent for the current range */
+    /* verification buffers of a whole chunk, kept across chunks (a fresh
+     * 4 MiB allocation faults on every page); freed after the run */
+    guint8 *vsrc;
+    guint8 *vdst;
 } XmWorker;
 
 /* A piece of the image being copied; the buffer lives until every request

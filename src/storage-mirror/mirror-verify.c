@@ -180,18 +180,29 @@ static void
 hash_source_bytes(XmMirrorJob *job, const guint8 *data, guint64 len,
                   XXH128_hash_t *sum, XXH128_hash_t *subs)
 {
+    XXH3_state_t *st;
+
+    if (!data) {
+        for (guint64 p = 0, j = 0; p < len; p += job->vsub, j++) {
+            guint64 n = MIN(job->vsub, len - p);
+
+            subs[j] = n == job->vsub ? job->zero_sub_sum : zeros_sum(n);
+        }
+        *sum = len == VERIFY_CHUNK ? job->zero_chunk_sum : zeros_sum(len);
+        return;
+    }
+    /* sub-chunk by sub-chunk: the chunk's hash reads each one while it is
+     * still in the cache from its own hash */
+    st = XXH3_createState();
+    XXH3_128bits_reset(st);
     for (guint64 p = 0, j = 0; p < len; p += job->vsub, j++) {
         guint64 n = MIN(job->vsub, len - p);
 
-        if (data)
-            subs[j] = XXH3_128bits(data + p, n);
-        else
-            subs[j] = n == job->vsub ? job->zero_sub_sum : zeros_sum(n);
+        subs[j] = XXH3_128bits(data + p, n);
+        XXH3_128bits_update(st, data + p, n);
     }
-    if (data)
-        *sum = XXH3_128bits(data, len);
-    else
-        *sum = len == VERIFY_CHUNK ? job->zero_chunk_sum : zeros_sum(len);
+    *sum = XXH3_128bits_digest(st);
+    XXH3_freeState(st);
 }
 
 void
@@ -290,7 +301,9 @@ dest_submit(XmWorker *w, guint64 off, guint64 len, const gboolean *want, guint n
     *total = 0;
     r->refs = 1;
     r->pending = 1;
-    r->buf = g_malloc(len);
+    /* the worker's buffer; it goes back to the worker after dest_wait(),
+     * or with @r once every request is retired */
+    r->buf = w->vdst ? g_steal_pointer(&w->vdst) : g_malloc(VERIFY_CHUNK);
     for (guint j = 0; j < n;) {
         guint e = j + 1;
         guint64 roff, rlen;
@@ -370,8 +383,7 @@ hash_chunk(XmWorker *w, guint64 i, gboolean want_src, gboolean throttled,
     gboolean want[MAXS] = { FALSE };
     guint64 dg[MAXS], sg, k0, dst_bytes = 0;
     XXH128_hash_t hs = { 0 }, ssubs[MAXS], dsubs[MAXS];
-    g_autofree guint8 *src = NULL;
-    g_autofree guint8 *dst = NULL;
+    guint8 *dst = NULL;
     DestRead *r = NULL;
     guint64 total = 0;
     guint n;
@@ -406,14 +418,15 @@ hash_chunk(XmWorker *w, guint64 i, gboolean want_src, gboolean throttled,
             return FALSE;
     }
     if (want_src) {
-        src = g_malloc(len);
-        if (!xm_mirror_read_source(job, src, len, off, error)) {
+        if (!w->vsrc)
+            w->vsrc = g_malloc(VERIFY_CHUNK);
+        if (!xm_mirror_read_source(job, w->vsrc, len, off, error)) {
             if (r)
                 dread_unref(r);
             return FALSE;
         }
         xm_atomic_add64(&job->verify_read_src, len);
-        hash_source_bytes(job, src, len, &hs, ssubs);
+        hash_source_bytes(job, w->vsrc, len, &hs, ssubs);
     }
     if (r) {
         dst = dest_wait(w, g_steal_pointer(&r), off, total, error);
@@ -423,6 +436,7 @@ hash_chunk(XmWorker *w, guint64 i, gboolean want_src, gboolean throttled,
             if (want[j])
                 dsubs[j] = XXH3_128bits(dst + (guint64)j * job->vsub, sub_len(job, k0 + j));
         }
+        w->vdst = dst;
     }
     g_mutex_lock(&job->vlock);
     if (want_src && job->src_gen[i] == sg) {
@@ -541,7 +555,7 @@ hash_dest_chunk(XmWorker *w, guint64 i, GError **error)
     XmMirrorJob *job = w->job;
     guint64 off = i * VERIFY_CHUNK, len = MIN(VERIFY_CHUNK, job->size - off);
     gboolean want[VERIFY_CHUNK / XM_MIRROR_VERIFY_SUB];
-    g_autofree guint8 *buf = NULL;
+    guint8 *buf;
     guint64 total = 0;
     DestRead *r;
     guint n = (guint)((len + job->vsub - 1) / job->vsub);
@@ -557,6 +571,7 @@ hash_dest_chunk(XmWorker *w, guint64 i, GError **error)
     g_mutex_lock(&job->vlock);
     job->dst_sums[i] = XXH3_128bits(buf, len);
     g_mutex_unlock(&job->vlock);
+    w->vdst = buf;
     return TRUE;
 }
 
