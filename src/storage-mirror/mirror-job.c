@@ -310,10 +310,18 @@ gboolean
 xm_mirror_run_workers(XmMirrorJob *job, gboolean (*fn)(XmWorker *w, GError **error),
                       GError **error)
 {
+    return xm_mirror_run_workers_from(job, 0, fn, error);
+}
+
+gboolean
+xm_mirror_run_workers_from(XmMirrorJob *job, guint first,
+                           gboolean (*fn)(XmWorker *w, GError **error),
+                           GError **error)
+{
     g_autofree WorkerRun *runs = g_new0(WorkerRun, job->nconns);
     gboolean ok = TRUE;
 
-    for (guint i = 0; i < job->nconns; i++) {
+    for (guint i = first; i < job->nconns; i++) {
         runs[i].w.job = job;
         runs[i].w.conn = job->conns[i];
         runs[i].w.max_reqs = MAX(job->max_in_flight / job->nconns, 1);
@@ -322,7 +330,7 @@ xm_mirror_run_workers(XmMirrorJob *job, gboolean (*fn)(XmWorker *w, GError **err
         runs[i].fn = fn;
         runs[i].thread = g_thread_new("xm-mirror-worker", worker_main, &runs[i]);
     }
-    for (guint i = 0; i < job->nconns; i++) {
+    for (guint i = first; i < job->nconns; i++) {
         g_thread_join(runs[i].thread);
         g_free(runs[i].w.vsrc);
         g_free(runs[i].w.vdst);
@@ -527,10 +535,8 @@ static gpointer
 flush_main(gpointer data)
 {
     FlushRun *f = data;
-    XmNbdConn *c = g_async_queue_pop(f->job->sync_pool);
 
-    xm_nbd_conn_flush(c, &f->error);
-    g_async_queue_push(f->job->sync_pool, c);
+    xm_nbd_conn_flush(f->job->conns[0], &f->error);
     return NULL;
 }
 
@@ -543,15 +549,16 @@ finish(XmMirrorJob *job, GError **error)
 
     /* The flush (an fsync on the destination) and the verification (reads)
      * do not depend on each other: while the guest is paused they run
-     * side by side. A synchronous-write connection is idle now and, with
-     * multi-conn, its flush covers the writes of every connection. */
-    if (job->opts.verify && job->nsync > 0 && xm_nbd_conn_can_multi_conn(job->conns[0]))
+     * side by side, the flush on the first connection (with multi-conn it
+     * covers the writes of every connection; a cancel interrupts it) and
+     * the verification on the others. */
+    if (job->opts.verify && job->nconns > 1 && xm_nbd_conn_can_multi_conn(job->conns[0]))
         flusher = g_thread_new("xm-mirror-flush", flush_main, &fr);
     else if (!xm_mirror_flush_all(job, error))
         return FALSE;
     if (job->opts.verify) {
         xm_mirror_set_phase(job, XM_MIRROR_PHASE_VERIFY, job->pass);
-        ok = xm_mirror_verify(job, error);
+        ok = xm_mirror_verify(job, flusher ? 1 : 0, error);
     }
     if (flusher) {
         g_thread_join(flusher);

@@ -227,6 +227,10 @@ xm_mirror_cancelled(XmMirrorJob *job)
 void xm_mirror_job_fail(XmMirrorJob *job, const GError *error);
 void xm_mirror_set_phase(XmMirrorJob *job, XmMirrorPhase phase, guint pass);
 void xm_mirror_notify(XmMirrorJob *job);
+/* The same on the connections from @first on. */
+gboolean xm_mirror_run_workers_from(XmMirrorJob *job, guint first,
+                                    gboolean (*fn)(XmWorker *w, GError **error),
+                                    GError **error);
 gboolean xm_mirror_run_workers(XmMirrorJob *job,
                                gboolean (*fn)(XmWorker *w, GError **error),
                                GError **error);
@@ -300,4 +304,5 @@ gboolean xm_mirror_preverify_step(XmMirrorJob *job, GError **error);
 /* Whether a preverify sweep is due now (job thread). */
 gboolean xm_mirror_preverify_due(XmMirrorJob *job);
 guint64 xm_mirror_verified_bytes(XmMirrorJob *job);
-gboolean xm_mirror_verify(XmMirrorJob *job, GError **error);
+/* The final verification, on the connections from @first_conn on. */
+gboolean xm_mirror_verify(XmMirrorJob *job, guint first_conn, GError **error);

@@ -652,7 +652,7 @@ digest(const XXH128_hash_t *sums, guint64 n, char out[33])
 }
 
 gboolean
-xm_mirror_verify(XmMirrorJob *job, GError **error)
+xm_mirror_verify(XmMirrorJob *job, guint first_conn, GError **error)
 {
     guint64 n = job->nvchunks;
     guint64 src0 = xm_atomic_get64(&job->verify_read_src);
@@ -662,7 +662,7 @@ xm_mirror_verify(XmMirrorJob *job, GError **error)
     job->scan_cursor = 0;
     job->mismatch_chunks = 0;
     g_mutex_unlock(&job->lock);
-    if (!xm_mirror_run_workers(job, verify_worker, error))
+    if (!xm_mirror_run_workers_from(job, first_conn, verify_worker, error))
         return FALSE;
 
     g_mutex_lock(&job->lock);
