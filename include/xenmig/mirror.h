@@ -274,8 +274,8 @@ void xm_mirror_job_request_pass(XmMirrorJob *job);
  *
  * Moves most of the verification out of the time the source is stopped.
  * While the guest still runs, whenever the job has nothing to copy, it
- * hashes the destination by sub-chunks of 256 KiB (read over NBD within
- * the bandwidth limit) and, for a tracked job attached to its server, the
+ * hashes the destination by sub-chunks of 256 KiB (more on images over
+ * 128 GiB; read over NBD within the bandwidth limit) and, for a tracked job attached to its server, the
  * source by 4 MiB chunks (the digest's unit; a local read). Every later
  * change makes the hashes of what it touched stale: a guest write through
  * the server (at the hook's start and again once it and its synchronous
