@@ -83,10 +83,14 @@ xt_collect() {
         base64 -d 2> /dev/null | tar -C "$d" -xf - 2> /dev/null || true
 }
 
-# xt_classify DIR: "libxc" when Xen's migration code failed, else "xenmig".
+# xt_classify DIR: "libxc" when Xen's migration code failed, "guest" when
+# the test guest triple-faulted (a flake of PVH guests under nested TCG,
+# seen at boot: Xen logs "Triple fault"), else "xenmig".
 xt_classify() {
     if grep -r -a -q -E 'xc: error|xc: Mapping of pfn' "$1" 2> /dev/null; then
         echo libxc
+    elif grep -r -a -q -E 'd[0-9]+v[0-9]+ Triple fault' "$1" 2> /dev/null; then
+        echo guest
     else
         echo xenmig
     fi
@@ -119,9 +123,13 @@ xt_run_scenario() {
             cp "$XENMIG_XEN_RUN"/*.console "$XENMIG_XEN_RUN/logs-a/" 2> /dev/null || true
             class=$(xt_classify "$XENMIG_XEN_RUN")
             echo "== $name: try $try FAILED (exit $rc) in $(xelapsed $t)s;" \
-                 "$([ "$class" = libxc ] && echo "libxc failure (xc: error in the logs: Xen's code, not ours)" ||
-                    echo "no xc: error in the logs: a xenmig (or test bed) failure")"
-            { grep -r -a -h -E 'xc: error' "$XENMIG_XEN_RUN" 2> /dev/null || true; } | sort -u | head -5 | sed 's/^/   /'
+                 "$(case $class in
+                    libxc) echo "libxc failure (xc: error in the logs: Xen's code, not ours)" ;;
+                    guest) echo "the guest triple-faulted (Triple fault in Xen's log: nested TCG, not ours)" ;;
+                    *) echo "no xc: error in the logs: a xenmig (or test bed) failure" ;;
+                    esac)"
+            { grep -r -a -h -E 'xc: error|v[0-9]+ Triple fault' "$XENMIG_XEN_RUN" 2> /dev/null || true; } |
+                sort -u | head -5 | sed 's/^/   /'
             { grep -a -h -E ' error : ' "$XENMIG_XEN_RUN"/logs-*/libvirtd.log 2> /dev/null || true; } |
                 tail -5 | sed 's/^/   /'
             { grep -a -h -E 'segfault|general protection|traps:' "$XENMIG_XEN_RUN"/logs-*/dom0-dmesg.txt 2> /dev/null || true; } |
@@ -238,6 +246,12 @@ xt_count_heartbeats() {
     return 1
 }
 
+# xt_guest_present HOSTFN NAME: "present" or "gone" (Xen knows the
+# domain or not), or nothing when the dom0 does not answer.
+xt_guest_present() {
+    "$1" -t 60 "xl domid $2 > /dev/null 2>&1 && echo present || echo gone" 2> /dev/null || true
+}
+
 # xt_wait_heartbeats HOSTFN NAME COUNT TIMEOUT: waits until the guest's
 # console shows COUNT heartbeats more than it did when called.
 xt_wait_heartbeats() {
@@ -247,6 +261,13 @@ xt_wait_heartbeats() {
     while true; do
         n=$(xt_count_heartbeats "$h" "$name") || return 1
         [ "$n" -lt $((n0 + more)) ] || { echo "  $name: heartbeats $n0 -> $n"; return 0; }
+        # A guest that crashed (or rebooted, which the test guests' XML
+        # turns into destroy) writes no more heartbeats: say so at once
+        # instead of waiting out the timeout.
+        if [ "$(xt_guest_present "$h" "$name")" = gone ]; then
+            echo "guest $name is no longer in Xen (crashed or destroyed) after $n0 -> $n heartbeats" >&2
+            return 1
+        fi
         if [ $(( ($(xnow_ms) - t) / 1000 )) -ge "$to" ]; then
             echo "no $more new heartbeats of $name within ${to}s ($n0 -> $n)" >&2
             return 1
