@@ -73,7 +73,7 @@ migrate() {
 $XML
 XML
         $V define /root/$N.xml && $V start $N"
-    xt_step "heartbeat on a" xt_wait_heartbeats A $N 10 300
+    xt_step "heartbeat on a" xt_wait_boot A $N 10 300 "$V start $N"
     if [ "$MODE" = tracked ]; then
         xt_step "guest's disk on /dev/nbdN served by its datapath on a" nbd_expect A 1
         xt_step "libxl got the NBD device, not the image" A -t 60 \

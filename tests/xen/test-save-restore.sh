@@ -17,7 +17,7 @@ save_restore() {
 $XML
 XML
         $V define /root/$N.xml && $V start $N"
-    xt_step "heartbeat before save" xt_wait_heartbeats A $N 5 300
+    xt_step "heartbeat before save" xt_wait_boot A $N 5 300 "$V start $N"
     xt_step "virsh save" A -t 900 "mkdir -p /var/lib/xenmig/save && $V save $N /var/lib/xenmig/save/$N.sav &&
         ls -la /var/lib/xenmig/save/$N.sav"
     xt_step "not running after save" A -t 60 "! xl list $N && $V domstate $N | grep -q 'shut off'"
