@@ -225,14 +225,21 @@ keepalive_stop(Keepalive *k)
 #define SHRINK_RATIO 0.9
 #define STALLED_PASSES 3
 
+/* Tracked disks verify ahead while the guest runs; what is not verified
+ * yet is read again with the guest suspended. If that part stops
+ * shrinking for this long (a writer that stales chunks as fast as they
+ * are hashed), the switchover does not wait for it any more. */
+#define UNVERIFIED_PATIENCE_US (3 * G_USEC_PER_SEC)
+
 static gboolean
 copy_disks(XmMigration *job, GError **error)
 {
     guint judged = 1, stalled = 0;
-    guint64 best_delta = G_MAXUINT64;
+    guint64 best_delta = G_MAXUINT64, best_unverified = G_MAXUINT64;
+    gint64 unverified_since = g_get_monotonic_time();
 
     for (;;) {
-        guint64 last_delta = 0, rate = 0, budget, tracked_dirty = 0;
+        guint64 last_delta = 0, rate = 0, budget, tracked_dirty = 0, unverified = 0;
         guint min_done = G_MAXUINT, tracked_pass = G_MAXUINT;
         gboolean converged, tracked_ready = TRUE, tracked_sync = TRUE, scan = FALSE;
 
@@ -254,6 +261,7 @@ copy_disks(XmMigration *job, GError **error)
                 if (ph != XM_MIRROR_PHASE_SYNC)
                     tracked_sync = FALSE;
                 tracked_dirty += d->last.dirty;
+                unverified += d->last.total - MIN(d->last.verified, d->last.total);
                 tracked_pass = MIN(tracked_pass, d->last.pass);
                 continue;
             }
@@ -278,10 +286,24 @@ copy_disks(XmMigration *job, GError **error)
         g_mutex_unlock(&job->lock);
 
         if (!scan) {
+            gint64 now = g_get_monotonic_time();
+
+            if (unverified < best_unverified) {
+                best_unverified = unverified;
+                unverified_since = now;
+            }
+            /* the paused verification reads what is not verified yet:
+             * wait for the early verification while it makes headway */
+            if (converged && tracked_dirty + unverified > budget &&
+                now - unverified_since < UNVERIFIED_PATIENCE_US) {
+                g_usleep(POLL_MS * 1000);
+                continue;
+            }
             if (converged) {
                 g_debug("tracked disks converged after %u passes: %" G_GUINT64_FORMAT
-                        " bytes dirty, budget %" G_GUINT64_FORMAT "%s", min_done,
-                        tracked_dirty, budget, tracked_sync ? " (synchronous)" : "");
+                        " bytes dirty, %" G_GUINT64_FORMAT " not verified yet, budget %"
+                        G_GUINT64_FORMAT "%s", min_done, tracked_dirty, unverified, budget,
+                        tracked_sync ? " (synchronous)" : "");
                 return TRUE;
             }
             /* the engine switches by itself when passes stop shrinking;
