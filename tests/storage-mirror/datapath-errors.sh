@@ -85,6 +85,24 @@ requests)
     dp progress xvda >/dev/null
     dp cancel xvda >/dev/null
 
+    # a client that hangs up its side and reads to EOF (socat, nc -N) gets
+    # its reply and the end at once, not when the next client connects
+    /usr/bin/python3 - "$CTL" <<'PY' || dp_fail "no EOF after the reply to a half-closed client"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"PING\n")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+sys.exit(0 if data.startswith(b"OK ") else 1)
+PY
+
     # still serving: control and the disk
     dp ping >/dev/null
     qemu-io --image-opts "driver=nbd,server.type=unix,server.path=$tmp/a.sock" \

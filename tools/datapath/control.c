@@ -149,6 +149,9 @@ conn_thread(gpointer data)
             g_warning("cannot wake the main loop: %s", g_strerror(errno));
     }
  out:
+    /* the peer sees the end now; the fd itself is closed by whoever joins
+     * this thread, which happens only when the main loop next wakes */
+    shutdown(c->fd, SHUT_RDWR);
     g_mutex_lock(&c->dp->lock);
     c->finished = TRUE;
     g_mutex_unlock(&c->dp->lock);
