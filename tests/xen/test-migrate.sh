@@ -41,10 +41,18 @@ nbd_use() {
         XENMIG_CONF=/run/xenmig-nbd.conf /opt/xenmig/libexec/start-libvirtd"
 }
 
-# nbd_count HOSTFN: "<connected NBD devices> <datapath daemons>" in the dom0.
+# nbd_count HOSTFN: "<connected NBD devices> <datapath daemons>" in the
+# dom0. Daemons by /proc/PID/comm, not pgrep -f: reading a command line
+# can block behind a busy process. A dom0 that does not answer (seen right
+# after a guest started, also without NBD) is asked again.
 nbd_count() {
-    "$1" -t 120 "n=0; for f in /sys/block/nbd*/pid; do [ -e \$f ] && n=\$((n + 1)); done
-        echo \$n \$(pgrep -c -f '[x]enmig-datapath' || true)"
+    local try
+    for try in 1 2 3; do
+        "$1" -t 60 "n=0; for f in /sys/block/nbd*/pid; do [ -e \$f ] && n=\$((n + 1)); done
+            echo \$n \$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c -x xenmig-datapath)" && return 0
+        echo "no answer from the dom0 (try $try)" >&2
+    done
+    return 1
 }
 
 # nbd_expect HOSTFN COUNT: COUNT connected devices and COUNT daemons, the
