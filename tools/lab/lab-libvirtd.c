@@ -77,6 +77,7 @@ lab_libvirtd_write_config(const Lab *lab, const LabHost *host, GError **error)
     g_autofree char *libvirtd_text = NULL;
     g_autofree char *tls_text = NULL;
     g_autofree char *xenmig_text = NULL;
+    g_autofree char *datapath_text = NULL;
 
     /* Everything in these files is ours; values carry no quotes because
      * lab paths are checked for them in `up`. */
@@ -121,10 +122,14 @@ lab_libvirtd_write_config(const Lab *lab, const LabHost *host, GError **error)
         "sim_host_memory_mib = 8192\n"
         "sim_host_cpus = 4\n",
         host->index, run, etc, etc, lib, host->hostname);
+    /* Without the option the backend's own default stays in force. */
+    datapath_text = lab->sim_disk_datapath
+        ? g_strdup_printf("sim_disk_datapath = \"%s\"\n", lab->sim_disk_datapath)
+        : g_strdup("");
     return lab_mkdir(etc, error) && lab_mkdir(log, error) &&
            lab_mkdir(lib, error) &&
            write_config(conf, libvirtd_text, tls_text, error) &&
-           write_file(xmconf, xenmig_text, error);
+           write_config(xmconf, xenmig_text, datapath_text, error);
 }
 
 /* The sim backend starts guests with this program; a build tree has it. */

@@ -35,6 +35,7 @@ usage(FILE *out)
             _("usage: xenmig-lab [--dir DIR] COMMAND [OPTION...]\n"
               "\n"
               "  up N [--module-dir DIR] [--tls-dir DIR]\n"
+              "       [--sim-disk-datapath nbd|direct]\n"
               "                            start N libvirtd hosts; print one URI per host\n"
               "  status                    list the hosts, their PIDs and URIs\n"
               "  exec N -- CMD [ARG...]    run CMD inside host N's namespaces\n"

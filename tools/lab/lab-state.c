@@ -33,6 +33,7 @@ lab_free(Lab *lab)
     g_free(lab->hub_netns);
     g_free(lab->module_dir);
     g_free(lab->tls_dir);
+    g_free(lab->sim_disk_datapath);
     g_ptr_array_unref(lab->hosts);
     g_free(lab);
 }
@@ -177,6 +178,8 @@ lab_save(const Lab *lab, GError **error)
                           lab->module_dir ? lab->module_dir : "");
     g_key_file_set_string(kf, LAB_GROUP, "tls-dir",
                           lab->tls_dir ? lab->tls_dir : "");
+    g_key_file_set_string(kf, LAB_GROUP, "sim-disk-datapath",
+                          lab->sim_disk_datapath ? lab->sim_disk_datapath : "");
     g_key_file_set_uint64(kf, LAB_GROUP, "hosts", lab->hosts->len);
     for (guint i = 0; i < lab->hosts->len; i++) {
         LabHost *h = g_ptr_array_index(lab->hosts, i);
@@ -235,6 +238,7 @@ lab_load(const char *dir, GError **error)
     g_autoptr(GError) local = NULL;
     g_autofree char *module_dir = NULL;
     g_autofree char *tls_dir = NULL;
+    g_autofree char *datapath = NULL;
     guint64 nhosts;
 
     if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
@@ -262,6 +266,10 @@ lab_load(const char *dir, GError **error)
     tls_dir = g_key_file_get_string(kf, LAB_GROUP, "tls-dir", NULL);
     if (tls_dir && *tls_dir)
         lab->tls_dir = g_steal_pointer(&tls_dir);
+    /* absent in the state of a lab started before the option existed */
+    datapath = g_key_file_get_string(kf, LAB_GROUP, "sim-disk-datapath", NULL);
+    if (datapath && *datapath)
+        lab->sim_disk_datapath = g_steal_pointer(&datapath);
     for (guint64 i = 0; i < nhosts; i++) {
         LabHost *h = lab_add_host(lab);
         g_autofree char *group = g_strdup_printf("host%u", h->index);

@@ -207,6 +207,7 @@ lab_cmd_up(const char *dir, int argc, char **argv)
     g_autofree char *dir_opt = NULL;
     g_autofree char *module_opt = NULL;
     g_autofree char *tls_opt = NULL;
+    g_autofree char *datapath_opt = NULL;
     GOptionEntry entries[] = {
         { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir_opt,
           N_("Lab directory (default $XENMIG_LAB_DIR or /run/xenmig-lab)"), N_("DIR") },
@@ -214,6 +215,8 @@ lab_cmd_up(const char *dir, int argc, char **argv)
           N_("Directory holding libvirt_driver_libxl.so (default: the build tree's src/driver)"), N_("DIR") },
         { "tls-dir", 0, 0, G_OPTION_ARG_FILENAME, &tls_opt,
           N_("Also listen for TLS (port 16514) with DIR/cacert.pem, DIR/host<i>/servercert.pem and DIR/host<i>/serverkey.pem"), N_("DIR") },
+        { "sim-disk-datapath", 0, 0, G_OPTION_ARG_STRING, &datapath_opt,
+          N_("How sim guests reach their disks on every host: nbd (through the datapath daemon, the default) or direct"), N_("MODE") },
         { NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(_("N - start N libvirtd hosts"));
@@ -230,7 +233,16 @@ lab_cmd_up(const char *dir, int argc, char **argv)
         g_printerr(_("xenmig-lab up: give the number of hosts, 1 to %d\n"), LAB_MAX_HOSTS);
         return LAB_EXIT_USAGE;
     }
+    /* checked here so that a typo fails before anything starts, not as
+     * libvirtd's refusal to load the module */
+    if (datapath_opt && g_strcmp0(datapath_opt, "nbd") != 0 &&
+        g_strcmp0(datapath_opt, "direct") != 0) {
+        g_printerr(_("xenmig-lab up: --sim-disk-datapath is nbd or direct, not '%s'\n"),
+                   datapath_opt);
+        return LAB_EXIT_USAGE;
+    }
     lab = lab_new(dir_opt ? dir_opt : dir);
+    lab->sim_disk_datapath = g_steal_pointer(&datapath_opt);
     if (tls_opt)
         lab->tls_dir = g_canonicalize_filename(tls_opt, NULL);
     if (!check_dir_usable(lab, (guint)n, &error) ||

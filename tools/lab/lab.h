@@ -59,6 +59,7 @@ typedef struct {
     char *hub_netns;          /* namespace holding the bridge */
     char *module_dir;         /* LIBVIRT_DRIVER_DIR given to libvirtd */
     char *tls_dir;            /* --tls-dir: certificates, NULL without TLS */
+    char *sim_disk_datapath;  /* --sim-disk-datapath, NULL: the backend's default */
     GPtrArray *hosts;         /* LabHost*, index i-1 */
 } Lab;
 
