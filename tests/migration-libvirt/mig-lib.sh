@@ -260,3 +260,102 @@ mig_end_on_source() {
     virsh -q -c "$U1" destroy g1 > /dev/null
     heartbeat_unbroken "$(img 1 g1-xvda.img)"
 }
+
+# --- the final drain (the guest suspended on host 1 while the disks' last
+# copy and verification run) ---
+
+# mig_up_direct: like mig_up, the sim guests writing their images directly
+# (no datapath daemon), so that the migration copies the disks in scan
+# mode and its final drain re-reads and verifies every disk: with a few
+# hundred MiB of data that lasts long enough to be hit.
+mig_up_direct() {
+    require_module
+    lab up 2 --sim-disk-datapath direct > "$LAB_DIR/uris"
+    mapfile -t uris < "$LAB_DIR/uris"
+    U1=${uris[0]} U2=${uris[1]}
+}
+
+# mig_drain_guest: defines and starts g1 on host 1 with 16 MiB of RAM it
+# never dirties and a 512 MiB disk holding 384 MiB of random data beyond
+# the heartbeat area that the guest never writes (sparse elsewhere); that
+# data's digest goes to src_sum.
+mig_drain_guest() {
+    lab guest g1 --host 1 --disk-size 512M --write-rate 0 --heartbeat-ms 50 \
+        --memory 16 --dirty-rate 0 > "$LAB_DIR/g1.xml"
+    dd if=/dev/urandom of="$(img 1 g1-xvda.img)" bs=1M seek=64 count=384 conv=notrunc status=none
+    src_sum=$(data_sum "$(img 1 g1-xvda.img)")
+    virsh -q -c "$U1" define "$LAB_DIR/g1.xml" > /dev/null || fail "define g1"
+    virsh -q -c "$U1" start g1 > /dev/null || fail "start g1"
+}
+
+# libvirtd_pid I: the PID of host i's libvirtd.
+libvirtd_pid() { lab_pids | sed -n "$(($1 * 2))p"; }
+
+# mig_at_drain CMD [ARG...]: starts `virsh migrate --live
+# --copy-storage-all g1` to host 2 in the background (PID in mig_pid,
+# output in $LAB_DIR/migrate.out) and runs CMD the moment the final drain
+# begins. The driver's domain state says "running" until Perform returns,
+# so a watcher holding one connection to host 1 polls the job every 5 ms:
+# all memory sent (the guest is suspended for the last part) while the job
+# runs is the drain, and a heartbeat still for 80 ms proves the guest
+# suspended. It prints how long g1's heartbeat had been still (the
+# image's mtime; a suspended guest writes nothing) when CMD ran.
+mig_at_drain() {
+    virsh1 migrate --live --copy-storage-all g1 "$DST_URI" \
+        > "$LAB_DIR/migrate.out" 2>&1 &
+    mig_pid=$!
+    /usr/bin/python3 - "$U1" "$(img 1 g1-xvda.img)" "$@" <<'PY' || fail "the drain was not reached: $(cat "$LAB_DIR/migrate.out")"
+import os, subprocess, sys, time
+import libvirt
+
+dom = libvirt.open(sys.argv[1]).lookupByName("g1")
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    st = dom.jobStats()
+    if st.get("type", 0) == 0:
+        sys.exit("the job ended before its drain was seen: %r" % st)
+    if st.get("memory_total", 0) > 0 and st.get("memory_remaining", 1) == 0:
+        break
+    time.sleep(0.005)
+else:
+    sys.exit("no drain within 60 s")
+# the last memory is sent with the guest suspended: once its heartbeat
+# (every 50 ms) has been still for 80 ms the drain runs for sure
+end = time.monotonic() + 0.5
+while time.time() - os.stat(sys.argv[2]).st_mtime < 0.08 and time.monotonic() < end:
+    time.sleep(0.002)
+subprocess.run(sys.argv[3:], check=True)
+print("at the drain: ran %s with the heartbeat still for %.0f ms"
+      % (sys.argv[3], 1000 * (time.time() - os.stat(sys.argv[2]).st_mtime)))
+PY
+}
+
+# mig_end_exactly_once: the safety invariant for mig_drain_guest's g1
+# after a fault in the final drain, with either outcome accepted: before
+# the completion record g1 runs on host 1 only (resumed), its image's data
+# untouched, and host 2 removes the domain and the image it created (at
+# most SECS=$1 seconds); after it, g1 runs on host 2 only. Either way its
+# heartbeat has no gap. Prints the outcome.
+mig_end_exactly_once() {
+    local s1 s2 end=$((SECONDS + 20))
+    # the restarted daemons settle: wait until one side runs g1
+    while [ "$SECONDS" -lt "$end" ]; do
+        s1=$(state_on "$U1" g1) s2=$(state_on "$U2" g1)
+        [ "$s1" = running ] || [ "$s2" = running ] && break
+        sleep 0.5
+    done
+    if [ "$s1" = running ]; then
+        [ "$s2" != running ] || fail "g1 runs on both hosts"
+        echo "outcome: g1 stayed on host 1"
+        wait_dest_gone g1 g1-xvda.img "$1"
+        mig_end_on_source
+    elif [ "$s2" = running ]; then
+        echo "outcome: g1 switched over to host 2"
+        assert_on_dest g1
+        sleep 0.5
+        virsh -q -c "$U2" destroy g1 > /dev/null
+        heartbeat_ok "$(img 2 g1-xvda.img)"
+    else
+        fail "g1 runs nowhere: '$(virsh -q -c "$U1" domstate --reason g1 2>&1)' on host 1, '$s2' on host 2"
+    fi
+}

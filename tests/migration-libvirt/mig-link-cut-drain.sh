@@ -1,0 +1,22 @@
+#!/bin/bash
+# The link between the hosts is cut in the final drain (the guest is
+# suspended on host 1 while its disk's last pass and verification run;
+# host 2's port on the lab bridge goes down): the migration fails and the
+# guest runs on exactly one host with an unbroken heartbeat. Before the
+# completion record that is host 1, resumed, its image's data untouched,
+# and host 2 removes the incoming domain and the image it created by
+# itself; after it, host 2.
+. "$(dirname "$0")/mig-lib.sh"
+mig_up_direct
+hub="$(lab_ns_prefix)-hub"
+mig_drain_guest
+
+mig_at_drain ip -n "$hub" link set host2 down
+start=$SECONDS
+mig_wait_failed "the link is cut"
+echo "virsh migrate ended $((SECONDS - start)) s after the cut"
+ip -n "$hub" link set host2 up || fail "restore the link"
+# host 2's idle timeout is the migration timeout (60 s by default)
+mig_end_exactly_once $((90 - (SECONDS - start)))
+echo "settled $((SECONDS - start)) s after the cut"
+echo ok
