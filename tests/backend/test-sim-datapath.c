@@ -23,6 +23,7 @@
 #include <xenmig/backend.h>
 #include <xenmig/error.h>
 #include "backend/sim-proto.h"
+#include "event-log.h"
 #include "util/util.h"
 #include "storage-mirror/datapath-client.h"
 
@@ -85,63 +86,20 @@ on_abort(int sig)
 }
 
 typedef struct {
-    XmDomainEventKind kind;
-    int domid;
-} Event;
-
-typedef struct {
     char *dir;
     char *disk[2];
     XmBackendConfig cfg;
     XmBackend *b;
     const XmBackendOps *ops;
-    GMutex lock;
-    GCond cond;
-    GArray *events;
+    EventLog events;
 } Fixture;
-
-static void
-on_event(XmBackend *b, int domid, XmDomainEventKind kind, gpointer data)
-{
-    Fixture *f = data;
-    Event ev = { kind, domid };
-
-    g_mutex_lock(&f->lock);
-    g_array_append_val(f->events, ev);
-    g_cond_broadcast(&f->cond);
-    g_mutex_unlock(&f->lock);
-}
-
-/* Waits up to @ms for an event for @domid; returns its kind or -1. */
-static int
-wait_event(Fixture *f, int domid, int ms)
-{
-    gint64 end = g_get_monotonic_time() + ms * 1000LL;
-    int kind = -1;
-
-    g_mutex_lock(&f->lock);
-    while (kind < 0) {
-        for (guint i = 0; i < f->events->len; i++) {
-            Event *e = &g_array_index(f->events, Event, i);
-            if (e->domid == domid) {
-                kind = e->kind;
-                g_array_remove_index(f->events, i);
-                break;
-            }
-        }
-        if (kind < 0 && !g_cond_wait_until(&f->cond, &f->lock, end))
-            break;
-    }
-    g_mutex_unlock(&f->lock);
-    return kind;
-}
 
 static void
 open_backend(Fixture *f)
 {
     g_autoptr(GError) err = NULL;
 
-    f->b = xm_backend_new(&f->cfg, on_event, f, &err);
+    f->b = xm_backend_new(&f->cfg, event_log_record, &f->events, &err);
     g_assert_no_error(err);
     f->ops = xm_backend_ops(f->b);
 }
@@ -172,9 +130,7 @@ setup(Fixture *f, gconstpointer data)
     f->cfg.sim_host_memory_mib = 1024;
     f->cfg.sim_host_cpus = 2;
     f->cfg.sim_disk_datapath = (char *) data;     /* NULL: the default */
-    g_mutex_init(&f->lock);
-    g_cond_init(&f->cond);
-    f->events = g_array_new(FALSE, FALSE, sizeof(Event));
+    event_log_init(&f->events);
     open_backend(f);
 }
 
@@ -198,9 +154,7 @@ teardown(Fixture *f, gconstpointer data)
     g_free(f->disk[1]);
     g_free(f->cfg.state_dir);
     g_free(f->dir);
-    g_array_unref(f->events);
-    g_mutex_clear(&f->lock);
-    g_cond_clear(&f->cond);
+    event_log_clear(&f->events);
 }
 
 static XmDomainDef *
@@ -488,7 +442,7 @@ test_datapath_killed(Fixture *f, gconstpointer data)
     pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
 
     g_assert_cmpint(kill(dp, SIGKILL), ==, 0);
-    g_assert_cmpint(wait_event(f, domid, 5000), ==, XM_DOMAIN_EVENT_CRASHED);
+    g_assert_cmpint(event_log_wait(&f->events, domid, 5000), ==, XM_DOMAIN_EVENT_CRASHED);
     g_assert_true(wait_gone(guest));
     g_assert_true(f->ops->list(f->b, &ids, &n, NULL));
     g_assert_cmpuint(n, ==, 0);
@@ -529,7 +483,7 @@ test_datapath_killed_paused(Fixture *f, gconstpointer data)
     pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
 
     g_assert_cmpint(kill(dp, SIGKILL), ==, 0);
-    g_assert_cmpint(wait_event(f, domid, 5000), ==, XM_DOMAIN_EVENT_CRASHED);
+    g_assert_cmpint(event_log_wait(&f->events, domid, 5000), ==, XM_DOMAIN_EVENT_CRASHED);
     g_assert_true(wait_gone(guest));
     left = leftovers(f, domid);
     g_assert_cmpstr(left, ==, "");
@@ -640,7 +594,7 @@ test_shutdown_and_reboot(Fixture *f, gconstpointer data)
     pid_t dpa = assert_datapath(f, da), dpb;
 
     g_assert_true(f->ops->shutdown(f->b, da, &err));
-    g_assert_cmpint(wait_event(f, da, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
+    g_assert_cmpint(event_log_wait(&f->events, da, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
     g_assert_true(wait_gone(dpa));
     left_a = leftovers(f, da);
     g_assert_cmpstr(left_a, ==, "");
@@ -650,7 +604,7 @@ test_shutdown_and_reboot(Fixture *f, gconstpointer data)
     db = create(f, b, FALSE);
     dpb = assert_datapath(f, db);
     g_assert_true(f->ops->reboot(f->b, db, &err));
-    g_assert_cmpint(wait_event(f, db, 5000), ==, XM_DOMAIN_EVENT_REBOOT);
+    g_assert_cmpint(event_log_wait(&f->events, db, 5000), ==, XM_DOMAIN_EVENT_REBOOT);
     g_assert_true(wait_gone(dpb));
     left_b = leftovers(f, db);
     g_assert_cmpstr(left_b, ==, "");

@@ -22,6 +22,7 @@
 #include <xenmig/backend.h>
 #include <xenmig/error.h>
 #include "backend/sim-proto.h"
+#include "event-log.h"
 
 #define MAX_PIDS 256
 static volatile pid_t tracked[MAX_PIDS];
@@ -45,11 +46,6 @@ on_abort(int sig)
 }
 
 typedef struct {
-    XmDomainEventKind kind;
-    int domid;
-} Event;
-
-typedef struct {
     char *dir;
     char *disk;
     XmBackendConfig cfg;
@@ -58,52 +54,14 @@ typedef struct {
     XmBackendConfig cfg2;        /* a second "host", for migration tests */
     XmBackend *b2;
     GPid nbdkit;
-    GMutex lock;
-    GCond cond;
-    GArray *events;
+    EventLog events;
 } Fixture;
-
-static void
-on_event(XmBackend *b, int domid, XmDomainEventKind kind, gpointer data)
-{
-    Fixture *f = data;
-    Event ev = { kind, domid };
-
-    g_mutex_lock(&f->lock);
-    g_array_append_val(f->events, ev);
-    g_cond_broadcast(&f->cond);
-    g_mutex_unlock(&f->lock);
-}
-
-/* Waits up to @ms for an event for @domid; returns its kind or -1. */
-static int
-wait_event(Fixture *f, int domid, int ms)
-{
-    gint64 end = g_get_monotonic_time() + ms * 1000LL;
-    int kind = -1;
-
-    g_mutex_lock(&f->lock);
-    while (kind < 0) {
-        for (guint i = 0; i < f->events->len; i++) {
-            Event *e = &g_array_index(f->events, Event, i);
-            if (e->domid == domid) {
-                kind = e->kind;
-                g_array_remove_index(f->events, i);
-                break;
-            }
-        }
-        if (kind < 0 && !g_cond_wait_until(&f->cond, &f->lock, end))
-            break;
-    }
-    g_mutex_unlock(&f->lock);
-    return kind;
-}
 
 static XmBackend *
 open_backend(Fixture *f)
 {
     g_autoptr(GError) err = NULL;
-    XmBackend *b = xm_backend_new(&f->cfg, on_event, f, &err);
+    XmBackend *b = xm_backend_new(&f->cfg, event_log_record, &f->events, &err);
 
     g_assert_no_error(err);
     return b;
@@ -132,9 +90,7 @@ setup(Fixture *f, gconstpointer data)
     f->cfg.sim_host_name = (char *) "host-a";
     f->cfg.sim_host_memory_mib = 1024;
     f->cfg.sim_host_cpus = 2;
-    g_mutex_init(&f->lock);
-    g_cond_init(&f->cond);
-    f->events = g_array_new(FALSE, FALSE, sizeof(Event));
+    event_log_init(&f->events);
     f->b = open_backend(f);
     f->ops = xm_backend_ops(f->b);
 }
@@ -172,9 +128,7 @@ teardown(Fixture *f, gconstpointer data)
     g_free(f->disk);
     g_free(f->cfg.state_dir);
     g_free(f->dir);
-    g_array_unref(f->events);
-    g_mutex_clear(&f->lock);
-    g_cond_clear(&f->cond);
+    event_log_clear(&f->events);
 }
 
 static XmDomainDef *
@@ -392,7 +346,7 @@ test_lifecycle(Fixture *f, gconstpointer data)
     g_clear_error(&err);
 
     g_assert_true(f->ops->shutdown(f->b, domid, &err));
-    g_assert_cmpint(wait_event(f, domid, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
+    g_assert_cmpint(event_log_wait(&f->events, domid, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
     g_clear_pointer(&ids, g_free);
     g_assert_true(f->ops->list(f->b, &ids, &n, &err));
     g_assert_cmpuint(n, ==, 0);
@@ -415,7 +369,7 @@ test_destroy(Fixture *f, gconstpointer data)
     g_assert_true(f->ops->destroy(f->b, domid, &err));
     g_assert_false(process_alive(pid));
     /* a destroy is no news: no event */
-    g_assert_cmpint(wait_event(f, domid, 700), ==, -1);
+    g_assert_cmpint(event_log_wait(&f->events, domid, 700), ==, -1);
     g_assert_false(f->ops->destroy(f->b, domid, &err));
     g_assert_error(err, XM_ERROR, XM_ERR_NO_DOMAIN);
     g_assert_cmpuint(count_pid_files(f), ==, 0);
@@ -468,7 +422,7 @@ test_long_state_dir(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     g_assert_cmpint(info.state, ==, XM_DOMSTATE_RUNNING);
     g_assert_true(f->ops->shutdown(f->b, domid, &err));
-    g_assert_cmpint(wait_event(f, domid, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
+    g_assert_cmpint(event_log_wait(&f->events, domid, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
 }
 
 static void
@@ -775,7 +729,7 @@ test_reconnect(Fixture *f, gconstpointer data)
 
     /* a reconnected guest's death is still noticed */
     kill(pid, SIGKILL);
-    g_assert_cmpint(wait_event(f, domid, 5000), ==, XM_DOMAIN_EVENT_DIED);
+    g_assert_cmpint(event_log_wait(&f->events, domid, 5000), ==, XM_DOMAIN_EVENT_DIED);
 }
 
 static void
@@ -808,7 +762,7 @@ test_killed_from_outside(Fixture *f, gconstpointer data)
     int domid = create(f, def, FALSE);
 
     kill(pid_of(f, domid), SIGKILL);
-    g_assert_cmpint(wait_event(f, domid, 5000), ==, XM_DOMAIN_EVENT_DIED);
+    g_assert_cmpint(event_log_wait(&f->events, domid, 5000), ==, XM_DOMAIN_EVENT_DIED);
     g_assert_true(f->ops->list(f->b, &ids, &n, NULL));
     g_assert_cmpuint(n, ==, 0);
 }
@@ -825,11 +779,11 @@ test_guest_initiated(Fixture *f, gconstpointer data)
 
     /* SIGTERM is the guest powering itself off */
     kill(pid_of(f, da), SIGTERM);
-    g_assert_cmpint(wait_event(f, da, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
+    g_assert_cmpint(event_log_wait(&f->events, da, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
     reply = ctl(f, db, "crash");
-    g_assert_cmpint(wait_event(f, db, 5000), ==, XM_DOMAIN_EVENT_CRASHED);
+    g_assert_cmpint(event_log_wait(&f->events, db, 5000), ==, XM_DOMAIN_EVENT_CRASHED);
     g_assert_true(f->ops->reboot(f->b, dc, &err));
-    g_assert_cmpint(wait_event(f, dc, 5000), ==, XM_DOMAIN_EVENT_REBOOT);
+    g_assert_cmpint(event_log_wait(&f->events, dc, 5000), ==, XM_DOMAIN_EVENT_REBOOT);
 }
 
 static void
@@ -889,7 +843,7 @@ test_migrate_over_socket(Fixture *f, gconstpointer data)
     f->cfg2 = f->cfg;
     f->cfg2.state_dir = g_build_filename(f->dir, "state-b", NULL);
     f->cfg2.sim_host_name = (char *) "host-b";
-    f->b2 = xm_backend_new(&f->cfg2, on_event, f, &err);
+    f->b2 = xm_backend_new(&f->cfg2, event_log_record, &f->events, &err);
     g_assert_no_error(err);
     ops2 = xm_backend_ops(f->b2);
 
