@@ -55,6 +55,17 @@ nbd_count() {
     return 1
 }
 
+# asked_again HOSTFN COMMAND: COMMAND (idempotent) with up to three tries
+# of 60 s: twice the dom0's first command after an event did not answer.
+asked_again() {
+    local try
+    for try in 1 2 3; do
+        "$1" -t 60 "$2" && return 0
+        echo "no success from the dom0 (try $try)" >&2
+    done
+    return 1
+}
+
 # nbd_expect HOSTFN COUNT: COUNT connected devices and COUNT daemons, the
 # state settling for up to 60 s (a death is handled in the background).
 nbd_expect() {
@@ -141,7 +152,7 @@ XML
         # a restarted libvirtd binds the running guest's datapath again
         # from its state file: the destroy below undoes it
         xt_step "libvirtd on b restarted" nbd_use B
-        xt_step "guest still running on b" B -t 120 "$V domstate $N | grep -q running"
+        xt_step "guest still running on b" asked_again B "$V domstate $N | grep -q running"
         xt_step "its datapath left running by the restart" nbd_expect B 1
         xt_step "destroy the guest on b" B -t 300 "$V destroy $N"
         xt_step "no NBD device nor datapath left on b" nbd_expect B 0
