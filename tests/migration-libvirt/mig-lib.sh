@@ -304,16 +304,29 @@ mig_at_drain() {
     virsh1 migrate --live --copy-storage-all g1 "$DST_URI" \
         > "$LAB_DIR/migrate.out" 2>&1 &
     mig_pid=$!
-    /usr/bin/python3 - "$U1" "$(img 1 g1-xvda.img)" "$@" <<'PY' || fail "the drain was not reached: $(cat "$LAB_DIR/migrate.out")"
+    /usr/bin/python3 - "$U1" "$(img 1 g1-xvda.img)" "$mig_pid" "$@" <<'PY' || fail "the drain was not reached: $(cat "$LAB_DIR/migrate.out")"
 import os, subprocess, sys, time
 import libvirt
 
+def alive(pid):
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
 dom = libvirt.open(sys.argv[1]).lookupByName("g1")
 end = time.monotonic() + 60
+seen = False
 while time.monotonic() < end:
     st = dom.jobStats()
     if st.get("type", 0) == 0:
-        sys.exit("the job ended before its drain was seen: %r" % st)
+        # before Begin, or over
+        if seen or not alive(sys.argv[3]):
+            sys.exit("the job ended before its drain was seen")
+        time.sleep(0.005)
+        continue
+    seen = True
     if st.get("memory_total", 0) > 0 and st.get("memory_remaining", 1) == 0:
         break
     time.sleep(0.005)
@@ -324,9 +337,9 @@ else:
 end = time.monotonic() + 0.5
 while time.time() - os.stat(sys.argv[2]).st_mtime < 0.08 and time.monotonic() < end:
     time.sleep(0.002)
-subprocess.run(sys.argv[3:], check=True)
+subprocess.run(sys.argv[4:], check=True)
 print("at the drain: ran %s with the heartbeat still for %.0f ms"
-      % (sys.argv[3], 1000 * (time.time() - os.stat(sys.argv[2]).st_mtime)))
+      % (sys.argv[4], 1000 * (time.time() - os.stat(sys.argv[2]).st_mtime)))
 PY
 }
 
