@@ -125,7 +125,7 @@ typedef struct {
  *   zeroed on the destination so far
  * @scanned: source bytes read and hashed (scan mode)
  * @rate: recent throughput of @sent in bytes per second
- * @verified: bytes of the sub-chunks whose source and destination hashes
+ * @verified: bytes of the chunks whose source and destination hashes
  *   are current and equal: what the final verification will not read
  *   again (see xm_mirror_job_preverify())
  * @verify_read_source: bytes of the source read by verification so far
@@ -154,11 +154,10 @@ typedef struct {
 /**
  * XmMirrorResult:
  * @verified: the checksums were compared (and matched)
- * @source_checksum: xxh3-128 over the canonical xxh3-128 of each 4 MiB
- *   chunk of the source, as 32 hex digits (empty without verification)
- * @dest_checksum: the same over the destination; a chunk whose sub-chunks
- *   all equal the source's counts with the source chunk's hash, one that
- *   differs is read whole for its own
+ * @source_checksum: xxh3-128 over the canonical xxh3-128 of each chunk of
+ *   xm_digest_chunk_size() bytes of the source, as 32 hex digits (empty
+ *   without verification)
+ * @dest_checksum: the same over the destination
  *
  * The outcome of xm_mirror_job_complete().
  */
@@ -274,16 +273,16 @@ void xm_mirror_job_request_pass(XmMirrorJob *job);
  *
  * Moves most of the verification out of the time the source is stopped.
  * While the guest still runs, whenever the job has nothing to copy, it
- * hashes the destination by sub-chunks of 256 KiB (more on images over
- * 128 GiB; read over NBD within the bandwidth limit) and, for a tracked job attached to its server, the
- * source by 4 MiB chunks (the digest's unit; a local read). Every later
+ * hashes both images by chunks of xm_digest_chunk_size() (256 KiB on
+ * images up to 256 GiB): the destination read over NBD within the
+ * bandwidth limit, and, for a tracked job attached to its server, the
+ * source (a local read). Every later
  * change makes the hashes of what it touched stale: a guest write through
  * the server (at the hook's start and again once it and its synchronous
  * mirror write are done) and every write or zero the job sends there
  * (once it completed); stale hashes are taken again in later sweeps.
- * xm_mirror_job_complete() then reads only what has no current hash: on
- * the destination the sub-chunks written since, on the source their
- * whole chunks. The comparison (every sub-chunk) and the digests in
+ * xm_mirror_job_complete() then reads only what has no current hash: the
+ * chunks written since, on either side. The comparison and the digests in
  * #XmMirrorResult are the same as without preverify.
  *
  * A scan job cannot know when its source changes, so it hashes only the

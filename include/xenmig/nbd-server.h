@@ -202,11 +202,26 @@ void xm_nbd_server_set_write_hook(XmNbdServer *s, XmNbdWriteHook hook,
                                   gpointer user_data);
 
 /**
+ * xm_digest_chunk_size:
+ * @image_size: the image's size in bytes
+ *
+ * The chunk of the image digests (xm_nbd_server_image_digest(),
+ * #XmMirrorResult's checksums, the migration's image checksum): 256 KiB,
+ * doubled while the image would have more than 2^20 chunks (images over
+ * 256 GiB), so a small write makes little stale and the per-chunk state
+ * of a huge disk stays bounded. It depends only on @image_size, so both
+ * sides of a migration agree.
+ *
+ * Returns: a power of two of at least 256 KiB
+ */
+guint64 xm_digest_chunk_size(guint64 image_size);
+
+/**
  * xm_nbd_server_enable_chunk_hashes:
  * @s: a server (started or not)
  * @chunk: chunk size in bytes: a power of two between 64 KiB and 1 GiB;
- *   4 MiB gives the digest of xm_nbd_server_image_digest() the format of
- *   the mirror's verification and of the migration's image checksum
+ *   only xm_digest_chunk_size() of the image's size spares
+ *   xm_nbd_server_image_digest() its reads (the digest's chunks)
  * @error: return location for an error
  *
  * From now on every READ the server answers that covers exactly one whole
@@ -234,11 +249,12 @@ gboolean xm_nbd_server_enable_chunk_hashes(XmNbdServer *s, guint64 chunk,
  *
  * The digest of the whole image: xxh3-128 over the canonical (big-endian)
  * xxh3-128 hashes of its chunks in order, printed as 32 lowercase hex
- * digits. With 4 MiB chunks it equals xm_migration_image_checksum() and
- * #XmMirrorResult's checksums of the same data. Chunks with a valid
- * recorded hash (see xm_nbd_server_enable_chunk_hashes()) are not read
+ * digits; the chunks are xm_digest_chunk_size() of the image's size, so
+ * it equals xm_migration_image_checksum() and #XmMirrorResult's checksums
+ * of the same data. Chunks with a valid recorded hash (see
+ * xm_nbd_server_enable_chunk_hashes() with that chunk size) are not read
  * again; the others are read from the image (and their hashes recorded).
- * Without chunk hashes the whole image is read in 4 MiB chunks. Call it
+ * Without such chunk hashes the whole image is read. Call it
  * once the image no longer changes (clients stopped writing).
  *
  * Returns: TRUE with @out set, or FALSE with @error set.

@@ -21,8 +21,6 @@
 
 #include "migration/migration-private.h"
 
-#define CHUNK (4u * 1024 * 1024)
-
 gboolean
 xm_migration_image_size(const char *path, guint64 *size, guint64 *allocation,
                         GError **error)
@@ -66,7 +64,8 @@ xm_migration_image_checksum(const char *path, guint64 size,
                             GCancellable *cancellable, char out[33],
                             GError **error)
 {
-    g_autofree guint8 *buf = g_malloc(CHUNK);
+    guint64 chunk = xm_digest_chunk_size(size);
+    g_autofree guint8 *buf = g_malloc(chunk);
     XXH3_state_t *st;
     XXH128_canonical_t canon;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -77,8 +76,8 @@ xm_migration_image_checksum(const char *path, guint64 size,
                                   _("cannot open '%s'"), path);
     st = XXH3_createState();
     XXH3_128bits_reset(st);
-    for (guint64 off = 0; off < size; off += CHUNK) {
-        gsize len = MIN(CHUNK, size - off), got = 0;
+    for (guint64 off = 0; off < size; off += chunk) {
+        gsize len = MIN(chunk, size - off), got = 0;
 
         if (g_cancellable_is_cancelled(cancellable)) {
             g_set_error(error, XM_ERROR, XM_ERR_OPERATION_ABORTED,

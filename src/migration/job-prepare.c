@@ -227,10 +227,12 @@ start_nbd(XmMigration *job, const char *bind_host, const char *nbd_host,
         d->server = xm_nbd_server_new(&cfg, error);
         if (!d->server)
             return FALSE;
-        /* the source's verification reads every 4 MiB chunk through this
+        /* the source's verification reads every digest chunk through this
          * server: remembering their hashes spares Finish a second read of
          * the whole image while the guest is down */
-        if (!xm_nbd_server_enable_chunk_hashes(d->server, 4u * 1024 * 1024, error))
+        if (!xm_nbd_server_enable_chunk_hashes(d->server,
+                                               xm_digest_chunk_size(xm_nbd_server_get_size(d->server)),
+                                               error))
             return FALSE;
         if (next_port) {
             port = next_port++;

@@ -137,8 +137,9 @@ gboolean xm_migration_check_params(const XmMigrationParams *p, GError **error);
 /* Size in bytes of a file or block device. */
 gboolean xm_migration_image_size(const char *path, guint64 *size,
                                  guint64 *allocation, GError **error);
-/* xxh3-128 over the xxh3-128 of each 4 MiB chunk of the first @size bytes
- * (the mirror engine's verification digest), as 32 hex digits. */
+/* xxh3-128 over the xxh3-128 of each xm_digest_chunk_size(@size) chunk of
+ * the first @size bytes (the mirror engine's verification digest), as 32
+ * hex digits. */
 gboolean xm_migration_image_checksum(const char *path, guint64 size,
                                      GCancellable *cancellable,
                                      char out[33], GError **error);

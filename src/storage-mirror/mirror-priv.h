@@ -25,13 +25,6 @@
 #define XM_MIRROR_MAX_IN_FLIGHT_BYTES (64u * 1024 * 1024)
 #define XM_MIRROR_ZERO_BLOCK (64u * 1024)
 #define XM_MIRROR_SYNC_CONNECTIONS 2
-/* Verification hashes chunks of this size (the format of the digests in
- * #XmMirrorResult)... */
-#define XM_MIRROR_VERIFY_CHUNK (4u * 1024 * 1024)
-/* ...and compares sub-chunks of this size (larger on images with more
- * than XM_MIRROR_VERIFY_MAX_SUBS of them, to bound the memory). */
-#define XM_MIRROR_VERIFY_SUB (256u * 1024)
-#define XM_MIRROR_VERIFY_MAX_SUBS (512u * 1024)
 /* A preverify sweep over the chunks made stale since the last one starts
  * at most this often, so a hot chunk is not hashed over and over. */
 #define XM_MIRROR_PREVERIFY_INTERVAL_US (G_USEC_PER_SEC / 2)
@@ -138,28 +131,21 @@ struct _XmMirrorJob {
     gboolean have_hashes;
     XmScanParams scan;
 
-    /* verification (mirror-verify.c): chunks of XM_MIRROR_VERIFY_CHUNK
-     * (the digests), each cut into sub-chunks of vsub bytes (what is
-     * compared and what a change makes stale on the destination). A hash
-     * describes its bytes only while its hgen == gen + 1: every change
-     * bumps the generation after the change, and a hash records the
-     * generation sampled before its bytes were read. The source is read
-     * by whole chunks (its chunk hash and its sub-chunk hashes come from
-     * one read), so one generation per chunk serves both. */
+    /* verification (mirror-verify.c): chunks of vchunk bytes,
+     * xm_digest_chunk_size() (the digests' unit, what is compared and what
+     * a change makes stale). A hash describes its bytes only while its
+     * hgen == gen + 1: every change bumps the generation after the change,
+     * and a hash records the generation sampled before its bytes were
+     * read. */
     GMutex vlock;               /* guards the arrays and pv_cursor */
+    guint64 vchunk;             /* a power of two */
     guint64 nvchunks;
-    guint64 vsub;               /* bytes per sub-chunk, a power of two */
-    guint vsub_per_chunk;
-    guint64 nvsubs;
-    guint64 *src_gen;           /* per chunk */
+    guint64 *src_gen;
     guint64 *src_hgen;          /* 0: no hash */
-    XXH128_hash_t *src_sums;    /* per chunk */
-    XXH128_hash_t *src_subsums; /* per sub-chunk, current with src_hgen */
-    guint64 *dst_gen;           /* per sub-chunk */
+    XXH128_hash_t *src_sums;
+    guint64 *dst_gen;
     guint64 *dst_hgen;
-    XXH128_hash_t *dst_subsums;
-    XXH128_hash_t *dst_sums;    /* per chunk, set by the final verification */
-    XXH128_hash_t zero_sub_sum; /* of a whole zero sub-chunk */
+    XXH128_hash_t *dst_sums;
     XXH128_hash_t zero_chunk_sum; /* of a whole zero chunk */
     guint64 pv_cursor;          /* next chunk of the preverify sweep */
     gint64 pv_next_sweep;       /* monotonic µs; job thread only */
@@ -187,7 +173,7 @@ typedef struct {
     gboolean ext_hole;
     guint64 data_sent;          /* payload bytes sent for the current range */
     /* verification buffers of a whole chunk, kept across chunks (a fresh
-     * 4 MiB allocation faults on every page); freed after the run */
+     * allocation faults on every page); freed after the run */
     guint8 *vsrc;
     guint8 *vdst;
 } XmWorker;

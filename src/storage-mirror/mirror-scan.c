@@ -235,8 +235,8 @@ static void
 hash_source_chunks(XmMirrorJob *job, const guint8 *src,
                    guint64 off, guint64 len)
 {
-    for (guint64 p = 0; p < len; p += XM_MIRROR_VERIFY_CHUNK) {
-        guint64 plen = MIN(XM_MIRROR_VERIFY_CHUNK, len - p);
+    for (guint64 p = 0; p < len; p += job->vchunk) {
+        guint64 plen = MIN(job->vchunk, len - p);
 
         xm_mirror_record_source_chunk(job, off + p, src ? src + p : NULL, plen);
     }
@@ -429,7 +429,7 @@ xm_mirror_scan_pass(XmMirrorJob *job, gboolean first, GError **error)
     job->scan.chunk_len = MAX(xm_mirror_request_size(job) / bs, 1) * bs;
     if (job->hash_source_pass) {
         /* whole verification chunks (both are powers of two) */
-        job->scan.chunk_len = MAX((guint64)XM_MIRROR_VERIFY_CHUNK, bs);
+        job->scan.chunk_len = MAX(job->vchunk, bs);
     }
     job->scan.zero_hash = XXH3_64bits(zero, bs);
     if (job->have_hashes)

@@ -2,39 +2,29 @@
 /*
  * Verification. The digests (#XmMirrorResult, and what the destination's
  * own check computes, xm_nbd_server_image_digest()) are xxh3-128 over the
- * canonical xxh3-128 of each 4 MiB chunk of an image. What is compared,
- * source against destination, is finer: every chunk is cut into
- * sub-chunks (XM_MIRROR_VERIFY_SUB, 256 KiB) and each sub-chunk of the
- * source must have the same xxh3-128 as the destination's. Any difference
- * is an error naming the first differing offset.
+ * canonical xxh3-128 of each chunk of an image, chunks of
+ * xm_digest_chunk_size() (256 KiB on images up to 256 GiB). Each source
+ * chunk must have the same xxh3-128 as the destination's; any difference
+ * is an error naming the first differing chunk's offset.
  *
  * Hashing everything while the guest is paused costs a read of both whole
  * images. With xm_mirror_job_preverify() the hashes are taken while the
  * guest still runs, and the final verification reads only what changed
  * since. What makes an early hash trustworthy is a generation: every
- * change bumps the generation of what it touched once the change is done
- * (the write hook for guest writes, the completion of the copier's and of
- * synchronous writes for the destination), a hash is stored with the
- * generation sampled before its bytes were read, and it counts only while
- * that generation is current. A change racing with the read therefore
- * either happened before the sample (and the read saw it) or bumps the
- * generation after it.
+ * change bumps the generation of the chunks it touched once the change is
+ * done (the write hook for guest writes, the completion of the copier's
+ * and of synchronous writes for the destination), a hash is stored with
+ * the generation sampled before its bytes were read, and it counts only
+ * while that generation is current. A change racing with the read
+ * therefore either happened before the sample (and the read saw it) or
+ * bumps the generation after it.
  *
- * The sides differ in what a change costs:
- *  - The destination is read over NBD (bandwidth, maybe a network): its
- *    generations and hashes are per sub-chunk, so a guest writing a few
- *    KiB into a chunk makes one sub-chunk stale, not 4 MiB. Nothing needs
- *    the destination's 4 MiB hashes but the destination digest of the
- *    result: where every sub-chunk of a chunk equals the source's, the
- *    destination chunk holds the source chunk's bytes and its hash is the
- *    source chunk's; a chunk that differs is read whole to report its own.
- *  - The source is a local file; a chunk's xxh3-128 can only be computed
- *    from all of its bytes (xxh3 cannot be updated in place), and the
- *    digest needs it. So the source is read by whole chunks, its chunk
- *    hash and its sub-chunk hashes coming from one read, and it has one
- *    generation per chunk. While the guest is paused a changed chunk costs
- *    a 4 MiB local read on the source, and only its changed sub-chunks on
- *    the destination.
+ * A chunk's xxh3-128 can only be computed from all of its bytes (xxh3
+ * cannot be updated in place), so the chunk is small: a guest writing a
+ * few KiB makes one chunk stale, which costs a 256 KiB read of each side
+ * while the guest is paused. Source and destination have their own
+ * generations: the destination is read over NBD, and a chunk the copier
+ * rewrote with unchanged source bytes is stale there only.
  *
  * Scan mode has no tracking of the source: its chunk hashes come only
  * from the final pass, which runs once the caller stopped the source; the
@@ -48,8 +38,6 @@
 
 #include "storage-mirror/mirror-priv.h"
 #include "util/util.h"
-
-#define VERIFY_CHUNK XM_MIRROR_VERIFY_CHUNK
 
 /* xxh3-128 of @len zero bytes */
 static XXH128_hash_t
@@ -70,28 +58,20 @@ zeros_sum(guint64 len)
 void
 xm_mirror_verify_init(XmMirrorJob *job)
 {
-    guint64 n = (job->size + VERIFY_CHUNK - 1) / VERIFY_CHUNK;
-    guint64 sub = XM_MIRROR_VERIFY_SUB;
+    guint64 chunk = xm_digest_chunk_size(job->size);
+    guint64 n = (job->size + chunk - 1) / chunk;
 
-    while (sub < VERIFY_CHUNK && (job->size + sub - 1) / sub > XM_MIRROR_VERIFY_MAX_SUBS)
-        sub *= 2;
     g_mutex_init(&job->vlock);
+    job->vchunk = chunk;
     job->nvchunks = n;
-    job->vsub = sub;
-    job->vsub_per_chunk = VERIFY_CHUNK / sub;
-    job->nvsubs = (job->size + sub - 1) / sub;
     n = MAX(n, 1);
     job->src_gen = g_new0(guint64, n);
     job->src_hgen = g_new0(guint64, n);
     job->src_sums = g_new0(XXH128_hash_t, n);
-    job->dst_sums = g_new0(XXH128_hash_t, n);
-    n = MAX(job->nvsubs, 1);
-    job->src_subsums = g_new0(XXH128_hash_t, n);
     job->dst_gen = g_new0(guint64, n);
     job->dst_hgen = g_new0(guint64, n);
-    job->dst_subsums = g_new0(XXH128_hash_t, n);
-    job->zero_sub_sum = zeros_sum(sub);
-    job->zero_chunk_sum = zeros_sum(VERIFY_CHUNK);
+    job->dst_sums = g_new0(XXH128_hash_t, n);
+    job->zero_chunk_sum = zeros_sum(chunk);
 }
 
 void
@@ -103,27 +83,15 @@ xm_mirror_verify_clear(XmMirrorJob *job)
     g_free(job->src_gen);
     g_free(job->src_hgen);
     g_free(job->src_sums);
-    g_free(job->dst_sums);
-    g_free(job->src_subsums);
     g_free(job->dst_gen);
     g_free(job->dst_hgen);
-    g_free(job->dst_subsums);
-}
-
-/* The sub-chunks of chunk @i: [*first, *first + *count). */
-static void
-chunk_subs(XmMirrorJob *job, guint64 i, guint64 *first, guint *count)
-{
-    guint64 off = i * VERIFY_CHUNK, len = MIN(VERIFY_CHUNK, job->size - off);
-
-    *first = i * job->vsub_per_chunk;
-    *count = (guint)((len + job->vsub - 1) / job->vsub);
+    g_free(job->dst_sums);
 }
 
 static guint64
-sub_len(XmMirrorJob *job, guint64 k)
+chunk_len(XmMirrorJob *job, guint64 i)
 {
-    return MIN(job->vsub, job->size - k * job->vsub);
+    return MIN(job->vchunk, job->size - i * job->vchunk);
 }
 
 void
@@ -136,13 +104,11 @@ xm_mirror_mark_stale(XmMirrorJob *job, guint64 offset, guint64 length,
         return;
     end = MIN(offset + length, job->size) - 1;
     g_mutex_lock(&job->vlock);
-    if (source) {
-        for (guint64 i = offset / VERIFY_CHUNK; i <= end / VERIFY_CHUNK; i++)
+    for (guint64 i = offset / job->vchunk; i <= end / job->vchunk; i++) {
+        if (source)
             job->src_gen[i]++;
-    }
-    if (dest) {
-        for (guint64 k = offset / job->vsub; k <= end / job->vsub; k++)
-            job->dst_gen[k]++;
+        if (dest)
+            job->dst_gen[i]++;
     }
     g_mutex_unlock(&job->vlock);
 }
@@ -155,69 +121,29 @@ src_valid(XmMirrorJob *job, guint64 i)
 }
 
 static gboolean
-dst_valid(XmMirrorJob *job, guint64 k)
+dst_valid(XmMirrorJob *job, guint64 i)
 {
-    return job->dst_hgen[k] == job->dst_gen[k] + 1;
+    return job->dst_hgen[i] == job->dst_gen[i] + 1;
 }
 
-static gboolean
-dst_chunk_valid(XmMirrorJob *job, guint64 i)
+/* The hash of a chunk from its @len bytes (@data NULL: zeroes). */
+static XXH128_hash_t
+hash_bytes(XmMirrorJob *job, const guint8 *data, guint64 len)
 {
-    guint64 k0;
-    guint n;
-
-    chunk_subs(job, i, &k0, &n);
-    for (guint j = 0; j < n; j++) {
-        if (!dst_valid(job, k0 + j))
-            return FALSE;
-    }
-    return TRUE;
-}
-
-/* The hashes of source chunk @i from its @len bytes (@data NULL: zeroes):
- * the chunk's in *@sum, its sub-chunks' in @subs. */
-static void
-hash_source_bytes(XmMirrorJob *job, const guint8 *data, guint64 len,
-                  XXH128_hash_t *sum, XXH128_hash_t *subs)
-{
-    XXH3_state_t *st;
-
-    if (!data) {
-        for (guint64 p = 0, j = 0; p < len; p += job->vsub, j++) {
-            guint64 n = MIN(job->vsub, len - p);
-
-            subs[j] = n == job->vsub ? job->zero_sub_sum : zeros_sum(n);
-        }
-        *sum = len == VERIFY_CHUNK ? job->zero_chunk_sum : zeros_sum(len);
-        return;
-    }
-    /* sub-chunk by sub-chunk: the chunk's hash reads each one while it is
-     * still in the cache from its own hash */
-    st = XXH3_createState();
-    XXH3_128bits_reset(st);
-    for (guint64 p = 0, j = 0; p < len; p += job->vsub, j++) {
-        guint64 n = MIN(job->vsub, len - p);
-
-        subs[j] = XXH3_128bits(data + p, n);
-        XXH3_128bits_update(st, data + p, n);
-    }
-    *sum = XXH3_128bits_digest(st);
-    XXH3_freeState(st);
+    if (!data)
+        return len == job->vchunk ? job->zero_chunk_sum : zeros_sum(len);
+    return XXH3_128bits(data, len);
 }
 
 void
 xm_mirror_record_source_chunk(XmMirrorJob *job, guint64 offset,
                               const guint8 *data, guint64 len)
 {
-    guint64 i = offset / VERIFY_CHUNK, k0;
-    guint n;
-    XXH128_hash_t sum, subs[VERIFY_CHUNK / XM_MIRROR_VERIFY_SUB];
+    guint64 i = offset / job->vchunk;
+    XXH128_hash_t sum = hash_bytes(job, data, len);
 
-    chunk_subs(job, i, &k0, &n);
-    hash_source_bytes(job, data, len, &sum, subs);
     g_mutex_lock(&job->vlock);
     job->src_sums[i] = sum;
-    memcpy(job->src_subsums + k0, subs, n * sizeof(subs[0]));
     job->src_hgen[i] = job->src_gen[i] + 1;
     g_mutex_unlock(&job->vlock);
 }
@@ -229,16 +155,9 @@ xm_mirror_verified_bytes(XmMirrorJob *job)
 
     g_mutex_lock(&job->vlock);
     for (guint64 i = 0; i < job->nvchunks; i++) {
-        guint64 k0;
-        guint cnt;
-
-        if (!src_valid(job, i))
-            continue;
-        chunk_subs(job, i, &k0, &cnt);
-        for (guint64 k = k0; k < k0 + cnt; k++) {
-            if (dst_valid(job, k) && XXH128_isEqual(job->src_subsums[k], job->dst_subsums[k]))
-                n += sub_len(job, k);
-        }
+        if (src_valid(job, i) && dst_valid(job, i) &&
+            XXH128_isEqual(job->src_sums[i], job->dst_sums[i]))
+            n += chunk_len(job, i);
     }
     g_mutex_unlock(&job->vlock);
     return n;
@@ -252,10 +171,10 @@ source_tracked(XmMirrorJob *job)
     return job->opts.mode == XM_MIRROR_TRACKED && job->server != NULL;
 }
 
-/* Reads of one chunk of the destination, perhaps several runs of it. */
+/* The read of one chunk of the destination. */
 typedef struct {
     gint refs;
-    gint pending;               /* 1 while submitting, + 1 per request */
+    gint pending;               /* 1 until the request completed */
     guint8 *buf;
     gboolean done;
     int err;
@@ -271,63 +190,35 @@ dread_unref(DestRead *r)
 }
 
 static void
-dread_finish_one(DestRead *r)
-{
-    if (g_atomic_int_dec_and_test(&r->pending))
-        r->done = TRUE;
-}
-
-static void
 dread_done(gpointer data, int err)
 {
     DestRead *r = data;
 
     if (err && !r->err)
         r->err = err;
-    dread_finish_one(r);
+    if (g_atomic_int_dec_and_test(&r->pending))
+        r->done = TRUE;
     dread_unref(r);
 }
 
-/* Submits reads of the sub-chunks @want[0..n) of the destination chunk
- * at @off (each run of wanted sub-chunks in one request) into a buffer
- * for the whole chunk; dest_wait() collects them. */
+/* Submits the read of the destination chunk at @off into a buffer of a
+ * whole chunk; dest_wait() collects it. */
 static DestRead *
-dest_submit(XmWorker *w, guint64 off, guint64 len, const gboolean *want, guint n,
-            guint64 *total, GError **error)
+dest_submit(XmWorker *w, guint64 off, guint64 len, GError **error)
 {
     XmMirrorJob *job = w->job;
     DestRead *r = g_new0(DestRead, 1);
 
-    *total = 0;
-    r->refs = 1;
+    r->refs = 2;                /* ours and the request's */
     r->pending = 1;
     /* the worker's buffer; it goes back to the worker after dest_wait(),
-     * or with @r once every request is retired */
-    r->buf = w->vdst ? g_steal_pointer(&w->vdst) : g_malloc(VERIFY_CHUNK);
-    for (guint j = 0; j < n;) {
-        guint e = j + 1;
-        guint64 roff, rlen;
-
-        if (!want[j]) {
-            j++;
-            continue;
-        }
-        while (e < n && want[e])
-            e++;
-        roff = (guint64)j * job->vsub;
-        rlen = MIN((guint64)e * job->vsub, len) - roff;
-        g_atomic_int_inc(&r->refs);
-        g_atomic_int_inc(&r->pending);
-        if (!xm_nbd_conn_submit_read(w->conn, r->buf + roff, rlen, off + roff,
-                                     dread_done, r, error)) {
-            g_atomic_int_dec_and_test(&r->refs);
-            dread_unref(r);
-            return NULL;
-        }
-        *total += rlen;
-        j = e;
+     * or with @r once the request is retired */
+    r->buf = w->vdst ? g_steal_pointer(&w->vdst) : g_malloc(job->vchunk);
+    if (!xm_nbd_conn_submit_read(w->conn, r->buf, len, off, dread_done, r, error)) {
+        g_atomic_int_dec_and_test(&r->refs);
+        dread_unref(r);
+        return NULL;
     }
-    dread_finish_one(r);
     return r;
 }
 
@@ -367,92 +258,76 @@ preverify_stop(XmMirrorJob *job)
     return stop || xm_mirror_cancelled(job);
 }
 
-/* Hashes chunk @i of the source (if @want_src, whole) and the sub-chunks
- * of the destination without a current hash, and stores each hash with
- * the generation sampled before its read. The destination read overlaps
- * the source read. @throttled: the destination read takes its bytes
- * from the bandwidth limit, and gives up (*@skipped) if the completion
- * comes first. */
+/* Hashes chunk @i of the source (if @want_src) and of the destination
+ * (if @want_dst), and stores each hash with the generation sampled before
+ * its read. The destination read overlaps the source read. @throttled:
+ * the destination read takes its bytes from the bandwidth limit, and
+ * gives up (*@skipped) if the completion comes first. */
 static gboolean
-hash_chunk(XmWorker *w, guint64 i, gboolean want_src, gboolean throttled,
-           gboolean *skipped, GError **error)
+hash_chunk(XmWorker *w, guint64 i, gboolean want_src, gboolean want_dst,
+           gboolean throttled, gboolean *skipped, GError **error)
 {
     XmMirrorJob *job = w->job;
-    guint64 off = i * VERIFY_CHUNK, len = MIN(VERIFY_CHUNK, job->size - off);
-    enum { MAXS = VERIFY_CHUNK / XM_MIRROR_VERIFY_SUB };
-    gboolean want[MAXS] = { FALSE };
-    guint64 dg[MAXS], sg, k0, dst_bytes = 0;
-    XXH128_hash_t hs = { 0 }, ssubs[MAXS], dsubs[MAXS];
+    guint64 off = i * job->vchunk, len = chunk_len(job, i);
+    guint64 sg, dg;
+    XXH128_hash_t hs = { 0 }, hd = { 0 };
     guint8 *dst = NULL;
     DestRead *r = NULL;
-    guint64 total = 0;
-    guint n;
 
     if (skipped)
         *skipped = FALSE;
-    chunk_subs(job, i, &k0, &n);
     g_mutex_lock(&job->vlock);
     sg = job->src_gen[i];
-    for (guint j = 0; j < n; j++) {
-        want[j] = !dst_valid(job, k0 + j);
-        dg[j] = job->dst_gen[k0 + j];
-        if (want[j])
-            dst_bytes += sub_len(job, k0 + j);
-    }
+    dg = job->dst_gen[i];
     g_mutex_unlock(&job->vlock);
 
-    if (dst_bytes > 0 && throttled) {
+    if (want_dst && throttled) {
         gboolean stopped = FALSE;
 
-        if (!xm_mirror_throttle_until(w, dst_bytes, preverify_stop, &stopped, error))
+        if (!xm_mirror_throttle_until(w, len, preverify_stop, &stopped, error))
             return FALSE;
         if (stopped) {
             *skipped = TRUE;
             return TRUE;
         }
     }
-    /* the destination's reads travel while the source is read */
-    if (dst_bytes > 0) {
-        r = dest_submit(w, off, len, want, n, &total, error);
+    /* the destination's read travels while the source is read */
+    if (want_dst) {
+        r = dest_submit(w, off, len, error);
         if (!r)
             return FALSE;
     }
     if (want_src) {
         if (!w->vsrc)
-            w->vsrc = g_malloc(VERIFY_CHUNK);
+            w->vsrc = g_malloc(job->vchunk);
         if (!xm_mirror_read_source(job, w->vsrc, len, off, error)) {
             if (r)
                 dread_unref(r);
             return FALSE;
         }
         xm_atomic_add64(&job->verify_read_src, len);
-        hash_source_bytes(job, w->vsrc, len, &hs, ssubs);
+        hs = hash_bytes(job, w->vsrc, len);
     }
     if (r) {
-        dst = dest_wait(w, g_steal_pointer(&r), off, total, error);
+        dst = dest_wait(w, g_steal_pointer(&r), off, len, error);
         if (!dst)
             return FALSE;
-        for (guint j = 0; j < n; j++) {
-            if (want[j])
-                dsubs[j] = XXH3_128bits(dst + (guint64)j * job->vsub, sub_len(job, k0 + j));
-        }
+        hd = XXH3_128bits(dst, len);
         w->vdst = dst;
     }
     g_mutex_lock(&job->vlock);
     if (want_src && job->src_gen[i] == sg) {
         job->src_sums[i] = hs;
-        memcpy(job->src_subsums + k0, ssubs, n * sizeof(ssubs[0]));
         job->src_hgen[i] = sg + 1;
     }
-    for (guint j = 0; j < n; j++) {
-        if (want[j] && job->dst_gen[k0 + j] == dg[j]) {
-            job->dst_subsums[k0 + j] = dsubs[j];
-            job->dst_hgen[k0 + j] = dg[j] + 1;
-        }
+    if (want_dst && job->dst_gen[i] == dg) {
+        job->dst_sums[i] = hd;
+        job->dst_hgen[i] = dg + 1;
     }
     g_mutex_unlock(&job->vlock);
     return TRUE;
 }
+
 /* A sweep gives way to the copy: at the end of its turn, to a growing
  * dirty backlog, a requested pass or the completion. */
 static gboolean
@@ -472,7 +347,7 @@ preverify_worker(XmWorker *w, GError **error)
 
     while (!xm_mirror_cancelled(job)) {
         guint64 i;
-        gboolean want_src = FALSE, skipped = FALSE;
+        gboolean want_src = FALSE, want_dst = FALSE, skipped = FALSE;
 
         if (preverify_yield(job))
             break;
@@ -483,13 +358,14 @@ preverify_worker(XmWorker *w, GError **error)
                 break;
             job->pv_cursor++;
             want_src = hash_src && !src_valid(job, i);
-            if (want_src || !dst_chunk_valid(job, i))
+            want_dst = !dst_valid(job, i);
+            if (want_src || want_dst)
                 break;
         }
         g_mutex_unlock(&job->vlock);
         if (i >= job->nvchunks)
             break;
-        if (!hash_chunk(w, i, want_src, TRUE, &skipped, error))
+        if (!hash_chunk(w, i, want_src, want_dst, TRUE, &skipped, error))
             return FALSE;
         if (skipped)
             break;
@@ -520,7 +396,7 @@ xm_mirror_preverify_due(XmMirrorJob *job)
         guint64 i;
 
         for (i = 0; i < job->nvchunks; i++) {
-            if ((hash_src && !src_valid(job, i)) || !dst_chunk_valid(job, i))
+            if ((hash_src && !src_valid(job, i)) || !dst_valid(job, i))
                 break;
         }
         want = i < job->nvchunks;
@@ -547,34 +423,6 @@ xm_mirror_preverify_step(XmMirrorJob *job, GError **error)
     return ok;
 }
 
-/* A chunk whose sub-chunks differ: its destination hash for the digest
- * of the result, from all of its bytes (failures only). */
-static gboolean
-hash_dest_chunk(XmWorker *w, guint64 i, GError **error)
-{
-    XmMirrorJob *job = w->job;
-    guint64 off = i * VERIFY_CHUNK, len = MIN(VERIFY_CHUNK, job->size - off);
-    gboolean want[VERIFY_CHUNK / XM_MIRROR_VERIFY_SUB];
-    guint8 *buf;
-    guint64 total = 0;
-    DestRead *r;
-    guint n = (guint)((len + job->vsub - 1) / job->vsub);
-
-    for (guint j = 0; j < n; j++)
-        want[j] = TRUE;
-    r = dest_submit(w, off, len, want, n, &total, error);
-    if (!r)
-        return FALSE;
-    buf = dest_wait(w, r, off, total, error);
-    if (!buf)
-        return FALSE;
-    g_mutex_lock(&job->vlock);
-    job->dst_sums[i] = XXH3_128bits(buf, len);
-    g_mutex_unlock(&job->vlock);
-    w->vdst = buf;
-    return TRUE;
-}
-
 /* The final verification: only what has no current hash is read. */
 static gboolean
 verify_worker(XmWorker *w, GError **error)
@@ -582,9 +430,8 @@ verify_worker(XmWorker *w, GError **error)
     XmMirrorJob *job = w->job;
 
     while (!xm_mirror_cancelled(job)) {
-        guint64 i, k0, bad = G_MAXUINT64;
-        gboolean want_src, want_dst, valid;
-        guint n;
+        guint64 i;
+        gboolean want_src, want_dst, valid, equal;
 
         g_mutex_lock(&job->lock);
         if (job->scan_cursor >= job->nvchunks) {
@@ -593,38 +440,29 @@ verify_worker(XmWorker *w, GError **error)
         }
         i = job->scan_cursor++;
         g_mutex_unlock(&job->lock);
-        chunk_subs(job, i, &k0, &n);
         g_mutex_lock(&job->vlock);
         want_src = !src_valid(job, i);
-        want_dst = !dst_chunk_valid(job, i);
+        want_dst = !dst_valid(job, i);
         g_mutex_unlock(&job->vlock);
         if ((want_src || want_dst) &&
-            !hash_chunk(w, i, want_src, FALSE, NULL, error))
+            !hash_chunk(w, i, want_src, want_dst, FALSE, NULL, error))
             return FALSE;
         g_mutex_lock(&job->vlock);
-        valid = src_valid(job, i) && dst_chunk_valid(job, i);
-        for (guint j = 0; j < n && bad == G_MAXUINT64; j++) {
-            if (!XXH128_isEqual(job->src_subsums[k0 + j], job->dst_subsums[k0 + j]))
-                bad = (k0 + j) * job->vsub;
-        }
-        /* equal sub-chunks: the destination chunk is the source's */
-        if (bad == G_MAXUINT64)
-            job->dst_sums[i] = job->src_sums[i];
+        valid = src_valid(job, i) && dst_valid(job, i);
+        equal = XXH128_isEqual(job->src_sums[i], job->dst_sums[i]);
         g_mutex_unlock(&job->vlock);
         if (!valid) {
             /* nothing may change the images any more */
             g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
                         _("'%s' or %s changed at offset %" G_GUINT64_FORMAT
                           " during the final verification"), job->source,
-                        job->dest_uri, i * VERIFY_CHUNK);
+                        job->dest_uri, i * job->vchunk);
             return FALSE;
         }
-        if (bad != G_MAXUINT64) {
-            if (!hash_dest_chunk(w, i, error))
-                return FALSE;
+        if (!equal) {
             g_mutex_lock(&job->lock);
-            if (job->mismatch_chunks++ == 0 || bad < job->first_mismatch)
-                job->first_mismatch = bad;
+            if (job->mismatch_chunks++ == 0 || i * job->vchunk < job->first_mismatch)
+                job->first_mismatch = i * job->vchunk;
             g_mutex_unlock(&job->lock);
         }
     }
@@ -678,9 +516,10 @@ xm_mirror_verify(XmMirrorJob *job, guint first_conn, GError **error)
     if (job->mismatch_chunks > 0) {
         g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
                     _("verification failed: %s differs from '%s' in %" G_GUINT64_FORMAT
-                      " chunk(s) of %u bytes, the first at offset %" G_GUINT64_FORMAT
+                      " chunk(s) of %" G_GUINT64_FORMAT " bytes, the first at offset %"
+                      G_GUINT64_FORMAT
                       " (checksums %s and %s)"),
-                    job->dest_uri, job->source, job->mismatch_chunks, VERIFY_CHUNK,
+                    job->dest_uri, job->source, job->mismatch_chunks, job->vchunk,
                     job->first_mismatch, job->result.dest_checksum,
                     job->result.source_checksum);
         g_mutex_unlock(&job->lock);

@@ -24,9 +24,23 @@
 #include "util/util.h"
 #include "storage-mirror/nbd-server-priv.h"
 
-#define DIGEST_CHUNK (4u * 1024 * 1024)
+/* The smallest digest chunk: a guest write of a few KiB makes this much
+ * stale; doubled only on images of more than DIGEST_MAX_CHUNKS of them,
+ * so the per-chunk arrays stay below ~100 MiB. */
+#define DIGEST_MIN_CHUNK (256u * 1024)
+#define DIGEST_MAX_CHUNKS (G_GUINT64_CONSTANT(1) << 20)
 #define MIN_CHUNK (64u * 1024)
 #define MAX_CHUNK (1024u * 1024 * 1024)
+
+guint64
+xm_digest_chunk_size(guint64 image_size)
+{
+    guint64 chunk = DIGEST_MIN_CHUNK;
+
+    while ((image_size + chunk - 1) / chunk > DIGEST_MAX_CHUNKS)
+        chunk *= 2;
+    return chunk;
+}
 
 struct _XmNbdChunkHashes {
     guint64 chunk;
@@ -215,7 +229,7 @@ xm_nbd_server_image_digest(XmNbdServer *s, GCancellable *cancellable,
                            char out[33], GError **error)
 {
     ChunkHashes *h = hashes_get(s);
-    guint64 chunk = h ? h->chunk : DIGEST_CHUNK;
+    guint64 chunk = xm_digest_chunk_size(s->size);
     guint64 n = (s->size + chunk - 1) / chunk;
     guint64 read0 = __atomic_load_n(&s->digest_read, __ATOMIC_RELAXED);
     g_autofree guint8 *buf = NULL;
@@ -223,6 +237,9 @@ xm_nbd_server_image_digest(XmNbdServer *s, GCancellable *cancellable,
     XXH128_canonical_t canon;
     char hex[33];
 
+    /* hashes of chunks of another size are of no use to the digest */
+    if (h && h->chunk != chunk)
+        h = NULL;
     st = XXH3_createState();
     XXH3_128bits_reset(st);
     for (guint64 i = 0; i < n; i++) {

@@ -21,11 +21,13 @@
 #include <xenmig/nbd-server.h>
 
 #define MiB (1024u * 1024)
-#define CHUNK (4 * MiB)
-/* what the verification compares and re-reads on the destination */
-#define SUB (256u * 1024)
-/* the guest's writes go to the first two chunks */
-#define HOT (2 * CHUNK)
+/* the digest's chunk on images of this size (xm_digest_chunk_size()):
+ * what the verification compares and re-reads on both sides */
+#define CHUNK (256u * 1024)
+/* the unit of the places the tests write into */
+#define AREA (4 * MiB)
+/* the guest's writes go to the first two areas */
+#define HOT (2 * AREA)
 
 typedef struct {
     char *dir;
@@ -70,7 +72,7 @@ write_pattern(const char *path, guint64 size, guint32 seed)
 }
 
 /* The digest of a file, computed here: xxh3-128 over the canonical
- * xxh3-128 of each 4 MiB chunk. */
+ * xxh3-128 of each chunk. */
 static void
 file_digest(const char *path, char out[33])
 {
@@ -139,7 +141,8 @@ setup(Fixture *f, gconstpointer data)
     g_assert_cmpint(truncate(f->dst, (off_t)f->size), ==, 0);
     /* the destination of a migration: our server with chunk hashes */
     f->dst_server = serve(f->dst, f->dst_sock);
-    g_assert_true(xm_nbd_server_enable_chunk_hashes(f->dst_server, CHUNK, &err));
+    g_assert_true(xm_nbd_server_enable_chunk_hashes(f->dst_server,
+                                                    xm_digest_chunk_size(f->size), &err));
     g_assert_no_error(err);
 }
 
@@ -326,20 +329,19 @@ test_tracked_writer(Fixture *f, gconstpointer data)
 }
 
 /* Windows of the image a sparse guest writes into: one in the middle of
- * a sub-chunk, one across a sub-chunk boundary, one near a chunk's end. */
+ * a chunk, one across a chunk boundary, one near a chunk's end. */
 static const struct {
     guint64 off;
     guint64 len;
 } windows[] = {
-    { 1 * CHUNK + 100 * 1024, 32 * 1024 },
-    { 4 * CHUNK + SUB - 8 * 1024, 16 * 1024 },
-    { 8 * CHUNK + CHUNK - 64 * 1024, 64 * 1024 },
+    { 1 * AREA + 100 * 1024, 32 * 1024 },
+    { 4 * AREA + CHUNK - 8 * 1024, 16 * 1024 },
+    { 8 * AREA + CHUNK - 64 * 1024, 64 * 1024 },
 };
 
 /* The guest writes a few KiB here and there for a second while the job
  * keeps its hashes current; once it is paused, the final verification
- * reads on the destination only the sub-chunks it wrote since (not their
- * 4 MiB chunks), and on the source only their chunks. */
+ * reads on both sides only the chunks it wrote since. */
 static void
 test_sparse_writer(Fixture *f, gconstpointer data)
 {
@@ -347,17 +349,16 @@ test_sparse_writer(Fixture *f, gconstpointer data)
     g_autoptr(GError) err = NULL;
     g_autoptr(XmMirrorJob) job = NULL;
     g_autofree char *uri = g_strdup_printf("nbd+unix:///?socket=%s", f->src_sock);
-    g_autofree gboolean *sub_hit = g_new0(gboolean, f->size / SUB);
     g_autofree gboolean *chunk_hit = g_new0(gboolean, f->size / CHUNK);
     struct nbd_handle *h = nbd_create();
     XmMirrorResult res = { 0 };
     XmMirrorProgress before, after;
     GRand *r = g_rand_new_with_seed(11);
     guint8 buf[4096];
-    guint64 subs = 0, chunks = 0, rs, rd;
+    guint64 chunks = 0, rs, rd;
     gint64 t0, end;
 
-    g_assert_cmpuint(f->size, >=, 9 * CHUNK);
+    g_assert_cmpuint(f->size, >=, 9 * AREA);
     job = tracked_job(f, sync);
     xm_mirror_job_preverify(job);
     wait_verified(job, f->size);
@@ -374,8 +375,6 @@ test_sparse_writer(Fixture *f, gconstpointer data)
             for (guint j = 0; j < sizeof(buf) / 4; j++)
                 ((guint32 *)buf)[j] = g_rand_int(r);
             g_assert_cmpint(nbd_pwrite(h, buf, sizeof(buf), off, 0), ==, 0);
-            if (!sub_hit[off / SUB]++)
-                subs++;
             if (!chunk_hit[off / CHUNK]++)
                 chunks++;
         }
@@ -396,25 +395,25 @@ test_sparse_writer(Fixture *f, gconstpointer data)
     check_result(f, &res);
     rs = after.verify_read_source - before.verify_read_source;
     rd = after.verify_read_dest - before.verify_read_dest;
-    g_test_message("image %" G_GUINT64_FORMAT " MiB, %" G_GUINT64_FORMAT " sub-chunks in %"
-                   G_GUINT64_FORMAT " chunks written; complete() took %" G_GINT64_FORMAT
+    g_test_message("image %" G_GUINT64_FORMAT " MiB, %" G_GUINT64_FORMAT
+                   " chunks written; complete() took %" G_GINT64_FORMAT
                    " ms and read source %" G_GUINT64_FORMAT " KiB, destination %"
-                   G_GUINT64_FORMAT " KiB", f->size / MiB, subs, chunks, t0 / 1000,
+                   G_GUINT64_FORMAT " KiB", f->size / MiB, chunks, t0 / 1000,
                    rs / 1024, rd / 1024);
-    g_assert_cmpuint(subs, ==, 4);
-    g_assert_cmpuint(rd, <=, subs * SUB);
+    g_assert_cmpuint(chunks, ==, 4);
+    g_assert_cmpuint(rd, <=, chunks * CHUNK);
     g_assert_cmpuint(rs, <=, chunks * CHUNK);
     g_assert_cmpuint(after.verified, ==, f->size);
 }
 
-/* The final verification names the first sub-chunk that differs, and
+/* The final verification names the first chunk that differs, and
  * the destination digest it reports is the destination's own. */
 static void
 test_mismatch(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(XmMirrorJob) job = NULL;
-    g_autofree char *where = g_strdup_printf("offset %u ", 2 * CHUNK + 2 * SUB);
+    g_autofree char *where = g_strdup_printf("offset %u ", 2 * AREA + 2 * CHUNK);
     XmMirrorProgress p;
     char dst[33];
 
@@ -428,7 +427,7 @@ test_mismatch(Fixture *f, gconstpointer data)
         g_usleep(50 * 1000);
     }
     /* behind the destination server's back, after the copy */
-    poke_file(f->dst, 2 * CHUNK + 2 * SUB + 1000, 0x5a, 100);
+    poke_file(f->dst, 2 * AREA + 2 * CHUNK + 1000, 0x5a, 100);
     xm_nbd_server_stop(f->src_server);
     g_assert_false(xm_mirror_job_complete(job, NULL, &err));
     g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
@@ -487,13 +486,13 @@ test_dest_write_caught(Fixture *f, gconstpointer data)
     wait_verified(job, f->size);
     memset(junk, 0xee, sizeof(junk));
     g_assert_cmpint(nbd_connect_uri(h, f->dst_uri), ==, 0);
-    g_assert_cmpint(nbd_pwrite(h, junk, sizeof(junk), 3 * CHUNK + 4096, 0), ==, 0);
+    g_assert_cmpint(nbd_pwrite(h, junk, sizeof(junk), 3 * AREA + 4096, 0), ==, 0);
     nbd_shutdown(h, 0);
     nbd_close(h);
     xm_nbd_server_stop(f->src_server);
     g_assert_true(xm_mirror_job_complete(job, &res, &err));
     g_assert_no_error(err);
-    /* the source side compared its early hash of chunk 3 ... */
+    /* the source side compared its early hash of that chunk ... */
     g_assert_true(res.verified);
     /* ... but the destination's own digest does not match the source's */
     g_assert_true(xm_nbd_server_image_digest(f->dst_server, NULL, digest, &err));
@@ -518,7 +517,7 @@ test_dest_behind_back(Fixture *f, gconstpointer data)
     job = tracked_job(f, FALSE);
     xm_mirror_job_preverify(job);
     wait_verified(job, f->size);
-    poke_file(f->dst, 2 * CHUNK + 512, 0x11, 512);
+    poke_file(f->dst, 2 * AREA + 512, 0x11, 512);
     xm_nbd_server_stop(f->src_server);
     g_assert_true(xm_mirror_job_complete(job, &res, &err));
     g_assert_no_error(err);
@@ -548,7 +547,7 @@ test_scan(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     wait_dest_hashed(job, f->size);
     /* the guest writes into two chunks, then is paused */
-    poke_file(f->src, CHUNK + 8192, 0x42, 4096);
+    poke_file(f->src, AREA + 8192, 0x42, 4096);
     poke_file(f->src, f->size - 4096, 0x43, 4096);
     xm_mirror_job_get_progress(job, &before);
     t0 = g_get_monotonic_time();
@@ -588,7 +587,7 @@ test_scan_no_preverify_unchanged(Fixture *f, gconstpointer data)
     g_assert_true(xm_mirror_job_start(job, &err));
     g_assert_no_error(err);
     g_usleep(300 * 1000);
-    poke_file(f->src, CHUNK + 8192, 0x42, 4096);
+    poke_file(f->src, AREA + 8192, 0x42, 4096);
     xm_mirror_job_request_pass(job);
     xm_mirror_job_get_progress(job, &before);
     t0 = g_get_monotonic_time();

@@ -3,7 +3,8 @@
  * The NBD server's chunk hashes and image digest, in process, driven by
  * libnbd over a unix socket. The expected digest is computed here from
  * the image file with libxxhash, in the format of the migration's image
- * checksum (xxh3-128 over the canonical xxh3-128 of each 4 MiB chunk).
+ * checksum (xxh3-128 over the canonical xxh3-128 of each chunk; chunks
+ * of 256 KiB on images of this size, see test_chunk_size).
  */
 #include "config.h"
 
@@ -21,7 +22,7 @@
 #include <xenmig/error.h>
 
 #define MiB (1024u * 1024)
-#define CHUNK (4 * MiB)
+#define CHUNK (256u * 1024)
 
 typedef struct {
     char *dir;
@@ -230,7 +231,7 @@ test_writes_invalidate(Fixture *f, gconstpointer data)
     g_assert_cmpuint(valid_chunks(f), ==, nchunks(f));
     /* chunk 0; a range straddling chunks 1 and 2; the tail chunk */
     g_assert_cmpint(nbd_pwrite(f->nbd, junk, sizeof(junk), 100 * 512, 0), ==, 0);
-    g_assert_cmpint(nbd_zero(f->nbd, MiB, 2 * CHUNK - MiB / 2, 0), ==, 0);
+    g_assert_cmpint(nbd_zero(f->nbd, CHUNK + CHUNK / 2, CHUNK, 0), ==, 0);
     g_assert_cmpint(nbd_trim(f->nbd, 4096, f->size - 4096, 0), ==, 0);
     g_assert_cmpuint(valid_chunks(f), ==, nchunks(f) - 4);
     expect = 3 * CHUNK + (f->size - last);
@@ -286,16 +287,16 @@ test_read_write_race(Fixture *f, gconstpointer data)
     g_assert_cmpint(nbd_connect_uri(w, uri), ==, 0);
     for (int i = 0; i < 160; i++) {
         /* sizes and order vary where the write lands in the read */
-        gsize wlen = (gsize)(i % 8 + 1) * 128 * 1024;
+        gsize wlen = (gsize)(i % 8 + 1) * CHUNK / 16;
         int64_t rc, wc;
 
         memset(wbuf, i + 1, wlen);
         if (i % 2) {
             rc = nbd_aio_pread(f->nbd, rbuf, CHUNK, CHUNK, NBD_NULL_COMPLETION, 0);
-            wc = nbd_aio_pwrite(w, wbuf, wlen, CHUNK + (i % 4) * MiB / 2,
+            wc = nbd_aio_pwrite(w, wbuf, wlen, CHUNK + (i % 4) * CHUNK / 8,
                                 NBD_NULL_COMPLETION, 0);
         } else {
-            wc = nbd_aio_pwrite(w, wbuf, wlen, CHUNK + (i % 4) * MiB / 2,
+            wc = nbd_aio_pwrite(w, wbuf, wlen, CHUNK + (i % 4) * CHUNK / 8,
                                 NBD_NULL_COMPLETION, 0);
             rc = nbd_aio_pread(f->nbd, rbuf, CHUNK, CHUNK, NBD_NULL_COMPLETION, 0);
         }
@@ -358,6 +359,37 @@ test_failed_write(Fixture *f, gconstpointer data)
     g_assert_cmpuint(check_digest(f), ==, CHUNK);
 }
 
+/* The digest's chunk depends on the image size alone: 256 KiB up to
+ * 2^20 chunks, then doubled. */
+static void
+test_chunk_size(void)
+{
+    const guint64 GiB = 1024 * (guint64)MiB;
+
+    g_assert_cmpuint(xm_digest_chunk_size(0), ==, 256 * 1024);
+    g_assert_cmpuint(xm_digest_chunk_size(21 * MiB + 12345), ==, CHUNK);
+    g_assert_cmpuint(xm_digest_chunk_size(256 * GiB), ==, 256 * 1024);
+    g_assert_cmpuint(xm_digest_chunk_size(256 * GiB + 1), ==, 512 * 1024);
+    g_assert_cmpuint(xm_digest_chunk_size(1024 * GiB), ==, MiB);
+    g_assert_cmpuint(xm_digest_chunk_size(G_GUINT64_CONSTANT(1) << 50), ==,
+                     G_GUINT64_CONSTANT(1) << 30);
+}
+
+/* Hashes recorded for chunks of another size are not the digest's: it
+ * reads the whole image, and is still right. */
+static void
+test_other_chunk_size(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree guint8 *buf = g_malloc(MiB);
+
+    g_assert_true(xm_nbd_server_enable_chunk_hashes(f->server, MiB, &err));
+    g_assert_no_error(err);
+    for (guint64 off = 0; off < f->size; off += MiB)
+        g_assert_cmpint(nbd_pread(f->nbd, buf, MIN(MiB, f->size - off), off, 0), ==, 0);
+    g_assert_cmpuint(check_digest(f), ==, f->size);
+}
+
 static void
 test_bad_args(Fixture *f, gconstpointer data)
 {
@@ -405,6 +437,9 @@ main(int argc, char **argv)
                test_read_write_race, teardown);
     g_test_add("/nbd-server/digest/failed-write", Fixture, even, setup,
                test_failed_write, teardown);
+    g_test_add_func("/nbd-server/digest/chunk-size", test_chunk_size);
+    g_test_add("/nbd-server/digest/other-chunk-size", Fixture, odd, setup,
+               test_other_chunk_size, teardown);
     g_test_add("/nbd-server/digest/bad-args", Fixture, even, setup,
                test_bad_args, teardown);
     return g_test_run();
