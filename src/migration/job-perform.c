@@ -288,7 +288,10 @@ copy_disks(XmMigration *job, GError **error)
         if (!scan) {
             gint64 now = g_get_monotonic_time();
 
-            if (unverified < best_unverified) {
+            /* patience counts only while verification is all that is
+             * left: during a long bulk copy the unverified part cannot
+             * shrink, and must not use the patience up in advance */
+            if (!converged || unverified < best_unverified) {
                 best_unverified = unverified;
                 unverified_since = now;
             }
@@ -580,6 +583,14 @@ fail(XmMigration *job, GError **error)
                                           : XM_MIGRATION_STATE_FAILED);
 }
 
+static gboolean
+tell_outgoing(XmMigration *job, XmMigrationOutStage stage, GError **error)
+{
+    if (!job->params.outgoing)
+        return TRUE;
+    return job->params.outgoing(stage, job->params.outgoing_data, error);
+}
+
 gboolean
 xm_migration_perform(XmMigration *job, const char *cookie_in, char **cookie_out,
                      GError **error)
@@ -634,12 +645,24 @@ xm_migration_perform(XmMigration *job, const char *cookie_in, char **cookie_out,
 
     if (job->ndisks && (!start_mirrors(job, in, &err) || !copy_disks(job, &err)))
         goto failed;
-    if (!send_memory(job, &err))
+    if (!tell_outgoing(job, XM_MIGRATION_OUT_SUSPENDING, &err) ||
+        !send_memory(job, &err))
         goto failed;
     t_suspend = g_get_monotonic_time();
     if (job->ndisks && !drain_disks(job, record, &err))
         goto failed;
 
+    g_mutex_lock(&job->lock);
+    if (xm_migration_is_cancelled(job)) {
+        g_mutex_unlock(&job->lock);
+        xm_migration_check_cancel(job, &err);
+        goto failed;
+    }
+    g_mutex_unlock(&job->lock);
+    /* without this on record, a source killed from here on would resume
+     * a guest the destination may run */
+    if (!tell_outgoing(job, XM_MIGRATION_OUT_COMMITTING, &err))
+        goto failed;
     g_mutex_lock(&job->lock);
     if (xm_migration_is_cancelled(job)) {
         g_mutex_unlock(&job->lock);

@@ -447,7 +447,7 @@ run_tracked(XmMirrorJob *job, GError **error)
         after = xm_bitmap_count_dirty(job->bitmap);
         g_debug("pass %u: dirty %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT,
                 pass, before, after);
-        if (job->opts.auto_sync && !sync && pass > 2 &&
+        if (job->opts.auto_sync && !sync && pass >= 2 &&
             (after > before * job->opts.auto_sync_ratio || pass > AUTO_SYNC_MAX_PASSES)) {
             g_debug("dirty passes do not converge: synchronous mode");
             g_atomic_int_set(&job->sync_mode, 1);
