@@ -101,6 +101,38 @@ typedef gboolean (*XmMigrationImageFunc)(const char *path, guint64 dev, guint64 
                                          gpointer user_data, GError **error);
 
 /**
+ * XmMigrationOutStage:
+ * @XM_MIGRATION_OUT_SUSPENDING: the source is about to hand the guest to
+ *   the backend's suspend (memory stream); from here on a process killed
+ *   may leave it suspended
+ * @XM_MIGRATION_OUT_COMMITTING: the completion record is about to be
+ *   sent; from here on the destination may own the guest
+ *
+ * The points of no easy return of an outgoing migration.
+ */
+typedef enum {
+    XM_MIGRATION_OUT_SUSPENDING,
+    XM_MIGRATION_OUT_COMMITTING,
+} XmMigrationOutStage;
+
+/**
+ * XmMigrationOutFunc:
+ * @stage: the point the source has reached
+ * @user_data: #XmMigrationParams.outgoing_data
+ * @error: return location for the reason of a refusal
+ *
+ * Told by xm_migration_perform() before each stage, so that the caller can
+ * record it where a restarted process finds it: a guest left suspended by
+ * a process killed before %XM_MIGRATION_OUT_COMMITTING is the source's to
+ * resume; after it, only the destination knows whether it took the guest.
+ *
+ * Returns: %TRUE to go on; %FALSE with @error set fails the migration
+ * (the guest keeps running, or is resumed, on the source).
+ */
+typedef gboolean (*XmMigrationOutFunc)(XmMigrationOutStage stage, gpointer user_data,
+                                       GError **error);
+
+/**
  * XmMigrationParams:
  * @live: keep the guest running while memory is sent (VIR_MIGRATE_LIVE)
  * @offline: the guest is paused before its memory is sent (no live
@@ -148,6 +180,9 @@ typedef gboolean (*XmMigrationImageFunc)(const char *path, guint64 dev, guint64 
  *   caller can record the image where a restarted process finds it (see
  *   #XmMigrationImageFunc)
  * @image_created_data: passed to @image_created
+ * @outgoing: (nullable): source: called by perform before the guest is
+ *   suspended and before the completion record (see #XmMigrationOutFunc)
+ * @outgoing_data: passed to @outgoing
  *
  * What the caller asks for; copied by begin and prepare.
  */
@@ -178,6 +213,8 @@ typedef struct {
     guint max_passes;
     XmMigrationImageFunc image_created;
     gpointer image_created_data;
+    XmMigrationOutFunc outgoing;
+    gpointer outgoing_data;
 } XmMigrationParams;
 
 /**

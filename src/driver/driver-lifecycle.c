@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "driver.h"
+#include "driver-migrate.h"
 #include "driver-save.h"
 
 
@@ -260,6 +261,26 @@ xmDomainReboot(virDomainPtr vdom, unsigned int flags)
 
 /* Suspend and resume differ only in the target state, the backend call and
  * the event they raise; a domain already in the target state is left alone. */
+/* A guest a migration suspended (its memory stream ended, or a killed
+ * libvirtd left it so) is not paused: the backend undoes a suspension
+ * with resume, a pause with unpause. After a restart the object may only
+ * say "paused (unknown)": then unpause is tried first. */
+static gboolean
+resume_backend(XmDomObj *dom, int domid, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (dom->reason == VIR_DOMAIN_PAUSED_MIGRATION)
+        return xm_ops()->resume(xm_driver->backend, domid, error);
+    if (xm_ops()->unpause(xm_driver->backend, domid, &err))
+        return TRUE;
+    if (dom->reason == VIR_DOMAIN_PAUSED_UNKNOWN &&
+        xm_ops()->resume(xm_driver->backend, domid, NULL))
+        return TRUE;
+    g_propagate_error(error, g_steal_pointer(&err));
+    return FALSE;
+}
+
 static int
 set_paused(virDomainPtr vdom, gboolean pause)
 {
@@ -273,8 +294,16 @@ set_paused(virDomainPtr vdom, gboolean pause)
     if ((dom->state == XM_DOMSTATE_PAUSED) != pause) {
         int domid = g_atomic_int_get(&dom->domid);
 
-        ok = pause ? xm_ops()->pause(xm_driver->backend, domid, &err)
-                   : xm_ops()->unpause(xm_driver->backend, domid, &err);
+        if (!pause && xm_migrate_lookup(dom->uuid, XM_MIGRATE_OUT)) {
+            /* the destination may be about to run it */
+            XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
+                      _("domain is being migrated: abort the migration to keep it here"));
+            goto out;
+        }
+        if (pause)
+            ok = xm_ops()->pause(xm_driver->backend, domid, &err);
+        else
+            ok = resume_backend(dom, domid, &err);
         if (!ok) {
             XM_REPORT_GERROR(err);
             goto out;

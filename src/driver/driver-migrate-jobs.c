@@ -174,6 +174,8 @@ xm_migrate_unregister(const uint8_t *uuid, XmMigrateSide side, gboolean ok)
      * removed */
     if (side == XM_MIGRATE_IN)
         xm_migrate_record_clear(uuid);
+    else
+        xm_migrate_outrec_clear(uuid);  /* the guest is resumed, or gone */
 }
 
 gboolean

@@ -23,20 +23,34 @@
 
 #include "driver-migrate.h"
 
+#define INCOMING_DIR "migrate-in"
+
+char *
+xm_migrate_record_dir(const char *kind)
+{
+    return g_build_filename(xm_driver->cfg->state_dir, kind, NULL);
+}
+
+char *
+xm_migrate_record_path(const char *kind, const uint8_t *uuid)
+{
+    g_autofree char *dir = xm_migrate_record_dir(kind);
+    char s[37];
+
+    xm_uuid_format(uuid, s);
+    return g_build_filename(dir, s, NULL);
+}
+
 static char *
 record_dir(void)
 {
-    return g_build_filename(xm_driver->cfg->state_dir, "migrate-in", NULL);
+    return xm_migrate_record_dir(INCOMING_DIR);
 }
 
 static char *
 record_path(const uint8_t *uuid)
 {
-    g_autofree char *dir = record_dir();
-    char s[37];
-
-    xm_uuid_format(uuid, s);
-    return g_build_filename(dir, s, NULL);
+    return xm_migrate_record_path(INCOMING_DIR, uuid);
 }
 
 gboolean

@@ -132,6 +132,8 @@ src_begin(XmDomObj *dom, const XmMigrateArgs *args, unsigned int flags,
     memcpy(e->uuid, dom->uuid, 16);
     e->side = XM_MIGRATE_OUT;
     e->flags = flags;
+    p.outgoing = xm_migrate_outrec_stage;
+    p.outgoing_data = e->uuid;
     if (!offline) {
         e->job = xm_migration_begin(xm_driver->backend, g_atomic_int_get(&dom->domid),
                                     dom->def, &p, &c, &err);

@@ -124,6 +124,19 @@ void xm_migrate_record_clear(const uint8_t *uuid);
 /* At start-up: removes the images of incoming migrations a killed libvirtd
  * left behind. */
 void xm_migrate_recover(void);
+/* <state_dir>/@kind and its file for migration @uuid. */
+char *xm_migrate_record_dir(const char *kind);
+char *xm_migrate_record_path(const char *kind, const uint8_t *uuid);
+
+/* ---- the stage an outgoing migration reached (driver-migrate-outrec.c) ---- */
+
+/* XmMigrationOutFunc of the source's jobs; @user_data is the UUID. */
+gboolean xm_migrate_outrec_stage(XmMigrationOutStage stage, gpointer user_data,
+                                 GError **error);
+void xm_migrate_outrec_clear(const uint8_t *uuid);
+/* At start-up: resumes the guests outgoing migrations a killed libvirtd
+ * left suspended before their completion record; warns about the others. */
+void xm_migrate_outrec_recover(void);
 
 /* ---- the migrate hook (driver-migrate-hook.c) ---- */
 

@@ -320,6 +320,7 @@ xmStateInitialize(bool privileged, const char *root, bool monolithic,
 
     xm_dom_load_all();
     xm_migrate_recover();
+    xm_migrate_outrec_recover();
     drv->event_thread = g_thread_new("xenmig-events", event_thread,
                                      drv->backend_events);
     autostart_all();
