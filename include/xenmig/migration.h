@@ -173,6 +173,10 @@ typedef gboolean (*XmMigrationOutFunc)(XmMigrationOutStage stage, gpointer user_
  *   machine's host name)
  * @connect_timeout_s: destination: how long the endpoints wait for the
  *   source (0: 60 s)
+ * @drain_timeout_s: source: while the guest is suspended for the final
+ *   disk copy, this many seconds without progress on any disk fail the
+ *   migration (the guest is resumed) instead of waiting for the disk
+ *   copy's own 30 s stall timeout (0: 10)
  * @max_passes: copy-dirty passes before the switchover is forced (0: 30);
  *   it is also taken after three passes in a row that do not shrink
  * @image_created: (nullable): destination: called by prepare for each
@@ -211,6 +215,7 @@ typedef struct {
     const char *host_name;
     guint connect_timeout_s;
     guint max_passes;
+    guint drain_timeout_s;
     XmMigrationImageFunc image_created;
     gpointer image_created_data;
     XmMigrationOutFunc outgoing;

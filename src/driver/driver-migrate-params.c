@@ -212,6 +212,7 @@ xm_migrate_fill_params(XmMigrationParams *p, unsigned int flags,
                                                 : XM_MIGRATE_DEFAULT_TLS_DIR;
     p->port_min = cfg->migration_port_min;
     p->port_max = cfg->migration_port_max;
+    p->drain_timeout_s = cfg->migration_drain_timeout;
     p->host_name = NULL;      /* the machine's host name */
     if (p->tls && !g_file_test(p->tls_dir, G_FILE_TEST_IS_DIR)) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID,

@@ -123,7 +123,9 @@ poller_main(gpointer data)
             bw = c->bandwidth;
             c->sync_wanted = c->bandwidth_dirty = FALSE;
         }
-        poll = !c->finished && !c->completing && !c->poll_error && !cancel;
+        /* during the final drain too: the migration watches its progress
+         * (the daemon answers PROGRESS beside a running COMPLETE) */
+        poll = !c->finished && !c->poll_error && !cancel;
         g_mutex_unlock(&c->lock);
 
         if (cancel) {
@@ -145,8 +147,12 @@ poller_main(gpointer data)
             gboolean ok = xm_datapath_get_progress(c->control, c->target, &p, &err);
 
             g_mutex_lock(&c->lock);
-            if (ok && !c->completing) {
+            if (ok && !c->finished) {
+                XmMirrorPhase phase = c->last.phase;
+
                 c->last = p;
+                if (c->completing)      /* complete() sets the phase */
+                    c->last.phase = phase;
             } else if (!ok && !c->completing && !c->finished) {
                 c->poll_error = g_steal_pointer(&err);
                 c->last.phase = XM_MIRROR_PHASE_FAILED;
@@ -203,6 +209,16 @@ xm_disk_copier_get_progress(XmDiskCopier *c, XmMirrorProgress *p)
     g_mutex_lock(&c->lock);
     *p = c->last;
     g_mutex_unlock(&c->lock);
+}
+
+guint64
+xm_disk_copier_activity(XmDiskCopier *c)
+{
+    XmMirrorProgress p;
+
+    xm_disk_copier_get_progress(c, &p);
+    return p.done + p.sent + p.blocks_sent + p.scanned + p.verified +
+           p.verify_read_source + p.verify_read_dest;
 }
 
 static void

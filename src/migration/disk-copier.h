@@ -33,6 +33,10 @@ XmDiskCopier *xm_disk_copier_new_datapath(const char *control, const char *targe
 gboolean xm_disk_copier_start(XmDiskCopier *c, GError **error);
 gboolean xm_disk_copier_is_tracked(XmDiskCopier *c);
 void xm_disk_copier_get_progress(XmDiskCopier *c, XmMirrorProgress *p);
+/* A number that grows while the copier gets anything done (copies, reads
+ * to hash, verifies), also during complete(): the final drain's watchdog
+ * compares it over time. */
+guint64 xm_disk_copier_activity(XmDiskCopier *c);
 void xm_disk_copier_set_bandwidth(XmDiskCopier *c, double mib_per_s);
 /* scan: one more pass; tracked: nothing (passes run by themselves) */
 void xm_disk_copier_request_pass(XmDiskCopier *c);

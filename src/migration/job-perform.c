@@ -483,6 +483,7 @@ typedef struct {
     GCancellable *cancellable;
     XmMirrorResult res;
     GError *error;
+    gint done;                   /* atomic */
 } Drain;
 
 static gpointer
@@ -491,7 +492,61 @@ drain_main(gpointer data)
     Drain *dr = data;
 
     xm_disk_copier_complete(dr->disk->mirror, &dr->res, dr->cancellable, &dr->error);
+    g_atomic_int_set(&dr->done, 1);
     return NULL;
+}
+
+/* Waits for the drains while watching them: the guest is suspended, so a
+ * drain that gets nothing done for drain_timeout_s (a cut link, a hung
+ * destination) is cancelled then, not after the disk copy's own stall
+ * timeout. A user's abort cancels the drains too. Returns FALSE with
+ * @error set when the watchdog cancelled them. */
+static gboolean
+watch_drains(XmMigration *job, Drain *drains, GCancellable *drain_cancel, GError **error)
+{
+    gint64 quiet_us = (gint64) job->params.drain_timeout_s * G_USEC_PER_SEC;
+    gint64 last_change = g_get_monotonic_time();
+    guint64 last_activity = G_MAXUINT64;
+
+    for (;;) {
+        guint64 activity = 0;
+        gboolean all_done = TRUE;
+        gint64 now;
+
+        for (size_t i = 0; i < job->ndisks; i++) {
+            activity += xm_disk_copier_activity(drains[i].disk->mirror);
+            all_done &= g_atomic_int_get(&drains[i].done);
+        }
+        if (all_done)
+            return TRUE;
+        if (g_cancellable_is_cancelled(job->cancellable))
+            g_cancellable_cancel(drain_cancel);
+        now = g_get_monotonic_time();
+        if (activity != last_activity) {
+            last_activity = activity;
+            last_change = now;
+        } else if (now - last_change >= quiet_us &&
+                   !g_cancellable_is_cancelled(drain_cancel)) {
+            g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
+                        _("the final copy of the disks made no progress for %u s "
+                          "(migration_drain_timeout) while the guest was suspended"),
+                        job->params.drain_timeout_s);
+            g_debug("drain watchdog: %s", (*error)->message);
+            g_cancellable_cancel(drain_cancel);
+            for (size_t i = 0; i < job->ndisks; i++)
+                xm_disk_copier_cancel(drains[i].disk->mirror);
+            /* the drain threads still end by themselves: wait for them */
+        }
+        g_usleep(POLL_MS * 1000);
+        if (error && *error) {
+            gboolean done = TRUE;
+
+            for (size_t i = 0; i < job->ndisks; i++)
+                done &= g_atomic_int_get(&drains[i].done);
+            if (done)
+                return FALSE;
+        }
+    }
 }
 
 /* With the guest suspended: each disk's final pass (only what is dirty,
@@ -504,14 +559,24 @@ drain_disks(XmMigration *job, GString *record, GError **error)
     gint64 t0 = g_get_monotonic_time();
     g_autofree Drain *drains = g_new0(Drain, job->ndisks);
     g_autofree GThread **threads = g_new0(GThread *, job->ndisks);
+    g_autoptr(GCancellable) drain_cancel = g_cancellable_new();
+    g_autoptr(GError) stalled = NULL;
     gboolean ok = TRUE;
 
     xm_migration_set_state(job, XM_MIGRATION_STATE_DRAINING);
     xm_migration_apply_bandwidth(job);
     for (size_t i = 0; i < job->ndisks; i++) {
         drains[i].disk = &job->disks[i];
-        drains[i].cancellable = job->cancellable;
+        drains[i].cancellable = drain_cancel;
         threads[i] = g_thread_new("xm-mig-drain", drain_main, &drains[i]);
+    }
+    if (!watch_drains(job, drains, drain_cancel, &stalled)) {
+        for (size_t i = 0; i < job->ndisks; i++) {
+            g_thread_join(threads[i]);
+            g_clear_error(&drains[i].error);
+        }
+        g_propagate_error(error, g_steal_pointer(&stalled));
+        return FALSE;
     }
     for (size_t i = 0; i < job->ndisks; i++) {
         XmMigDisk *d = &job->disks[i];

@@ -55,6 +55,8 @@ xm_migration_new(gboolean is_source, XmBackend *backend, const XmDomainDef *def,
     p->host_name = g_strdup(params->host_name);
     if (!p->connect_timeout_s)
         p->connect_timeout_s = XM_MIGRATION_DEFAULT_TIMEOUT_S;
+    if (!p->drain_timeout_s)
+        p->drain_timeout_s = XM_MIGRATION_DEFAULT_DRAIN_TIMEOUT_S;
     if (!p->max_passes)
         p->max_passes = XM_MIGRATION_DEFAULT_MAX_PASSES;
     if (!p->port_min)

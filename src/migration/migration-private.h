@@ -35,6 +35,7 @@ gboolean xm_migration_probe_port(const char *host, guint min, guint max,
 #define XM_MIGRATION_DEFAULT_DOWNTIME_MS 300
 #define XM_MIGRATION_DEFAULT_TIMEOUT_S 60
 #define XM_MIGRATION_DEFAULT_MAX_PASSES 30
+#define XM_MIGRATION_DEFAULT_DRAIN_TIMEOUT_S 10
 /* The source sends a PING this often while disks copy, so the
  * destination can tell a slow migration from a dead source. */
 #define XM_MIGRATION_PING_MS 1000

@@ -346,6 +346,7 @@ xm_driver_config_new(void)
     cfg->xen_disk_datapath = g_strdup("direct");
     cfg->migration_port_min = 49152;
     cfg->migration_port_max = 49215;
+    cfg->migration_drain_timeout = 10;
     cfg->migrate_hook = g_strdup(SYSCONFDIR "/libvirt/hooks/libxl");
     return cfg;
 }
@@ -408,6 +409,7 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
     g_autofree char *sim_datapath = g_strdup(cfg->sim_disk_datapath);
     g_autofree char *xen_datapath = g_strdup(cfg->xen_disk_datapath);
     guint port_min = cfg->migration_port_min;
+    guint drain_timeout = cfg->migration_drain_timeout;
     guint port_max = cfg->migration_port_max;
     guint tls_force = cfg->migrate_tls_force;
     g_autofree char *mig_address = g_strdup(cfg->migration_address);
@@ -435,6 +437,7 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
         !xm_conf_get_string(conf, "xen_disk_datapath", &xen_datapath, &err) ||
         !xm_conf_get_uint(conf, "migration_port_min", 65535, &port_min, &err) ||
         !xm_conf_get_uint(conf, "migration_port_max", 65535, &port_max, &err) ||
+        !xm_conf_get_uint(conf, "migration_drain_timeout", 3600, &drain_timeout, &err) ||
         !xm_conf_get_string(conf, "migrate_tls_x509_cert_dir", &tls_dir, &err) ||
         !xm_conf_get_uint(conf, "migrate_tls_force", 1, &tls_force, &err) ||
         !xm_conf_get_string(conf, "migration_address", &mig_address, &err) ||
@@ -513,6 +516,7 @@ xm_driver_config_load(XmDriverConfig *cfg, const char *path, GError **error)
     cfg->xen_disk_datapath = g_steal_pointer(&xen_datapath);
     cfg->migration_port_min = port_min;
     cfg->migration_port_max = port_max;
+    cfg->migration_drain_timeout = drain_timeout;
     cfg->migrate_tls_force = tls_force;
     g_free(cfg->migration_address);
     cfg->migration_address = g_steal_pointer(&mig_address);

@@ -85,6 +85,7 @@ typedef struct {
     gboolean migrate_tls_force;    /* every migration uses TLS */
     char *migration_address;       /* NULL: the host of the migration URI */
     char *migrate_hook;            /* SYSCONFDIR/libvirt/hooks/libxl */
+    guint migration_drain_timeout; /* s without progress while suspended: 10 */
 } XmDriverConfig;
 
 XmDriverConfig *xm_driver_config_new(void);
