@@ -384,6 +384,26 @@ wait_locked(XmMirrorJob *job, gint64 timeout_us)
     return !xm_mirror_cancelled(job);
 }
 
+/* An early flush while the source still runs, so that the final one
+ * (source paused) writes back only what came later. Connections of a
+ * server without multi-conn flush only their own writes: each flushes. */
+static gboolean
+preflush(XmMirrorJob *job, GError **error)
+{
+    guint64 sent = xm_atomic_get64(&job->sent);
+    gboolean all = !xm_nbd_conn_can_multi_conn(job->conns[0]);
+    gint64 t0 = g_get_monotonic_time();
+
+    for (guint i = 0; i < (all ? job->nconns : 1); i++) {
+        if (!xm_nbd_conn_flush(job->conns[i], error))
+            return FALSE;
+    }
+    job->preflushed_sent = sent;
+    g_debug("early flush of the destination: %" G_GINT64_FORMAT " ms",
+            (g_get_monotonic_time() - t0) / 1000);
+    return TRUE;
+}
+
 static gboolean
 run_tracked(XmMirrorJob *job, GError **error)
 {
@@ -393,6 +413,20 @@ run_tracked(XmMirrorJob *job, GError **error)
     xm_mirror_set_phase(job, XM_MIRROR_PHASE_BULK, pass);
     if (!xm_mirror_tracked_pass(job, error))
         return FALSE;
+    if (job->opts.auto_sync) {
+        guint64 dirty = xm_bitmap_count_dirty(job->bitmap);
+        guint64 sent = xm_atomic_get64(&job->sent);
+
+        /* the guest dirtied about as much as the bulk copy sent in the
+         * same time: on a big disk each dirty pass would take as long as
+         * the bulk copy, only to show the same */
+        if (dirty > XM_MIRROR_PREVERIFY_MAX_DIRTY &&
+            (double) dirty > (double) sent * job->opts.auto_sync_ratio) {
+            g_debug("the guest dirtied %" G_GUINT64_FORMAT " bytes during a bulk copy of %"
+                    G_GUINT64_FORMAT ": synchronous mode", dirty, sent);
+            g_atomic_int_set(&job->sync_mode, 1);
+        }
+    }
 
     for (;;) {
         guint64 before, after;
@@ -430,6 +464,12 @@ run_tracked(XmMirrorJob *job, GError **error)
                 g_mutex_unlock(&job->lock);
                 xm_mirror_set_phase(job, sync ? XM_MIRROR_PHASE_SYNC :
                                     XM_MIRROR_PHASE_DIRTY, pass);
+                continue;
+            }
+            if (xm_atomic_get64(&job->sent) - job->preflushed_sent >= XM_MIRROR_PREFLUSH_MIN) {
+                g_mutex_unlock(&job->lock);
+                if (!preflush(job, error))
+                    return FALSE;
                 continue;
             }
             wait_locked(job, 50 * 1000);
@@ -487,6 +527,12 @@ run_scan(XmMirrorJob *job, GError **error)
         while (!job->passes_requested && !job->complete_requested &&
                !xm_mirror_cancelled(job)) {
             g_mutex_unlock(&job->lock);
+            if (xm_atomic_get64(&job->sent) - job->preflushed_sent >= XM_MIRROR_PREFLUSH_MIN) {
+                if (!preflush(job, error))
+                    return FALSE;
+                g_mutex_lock(&job->lock);
+                continue;
+            }
             /* between passes: hash the destination ahead of time */
             if (xm_mirror_preverify_due(job)) {
                 if (!xm_mirror_preverify_step(job, error))

@@ -33,6 +33,11 @@
  * under a steady trickle of guest writes the backlog is never empty. */
 #define XM_MIRROR_PREVERIFY_MAX_DIRTY (16u * 1024 * 1024)
 #define XM_MIRROR_PREVERIFY_SLICE_US (G_USEC_PER_SEC / 4)
+/* A tracked job that has this much more sent since its last flush flushes
+ * the destination while it has nothing to copy: the destination's page
+ * cache may hold gigabytes a late fsync would write while the source is
+ * paused (a second at 4 GiB on the test machine). */
+#define XM_MIRROR_PREFLUSH_MIN (64u * 1024 * 1024)
 
 /* Token bucket; tokens may go negative: a caller that overdraws waits the
  * time the deficit takes to refill. */
@@ -121,6 +126,7 @@ struct _XmMirrorJob {
 
     /* counters, atomic */
     guint64 sent;
+    guint64 preflushed_sent;     /* job thread: @sent at the last early flush */
     guint64 blocks_sent;
     guint64 scanned;
     guint64 pass_done;
