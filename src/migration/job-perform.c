@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "migration/migration-private.h"
+#include "storage-mirror/nbd-client.h"
 
 #define POLL_MS 50
 #define PUMP_CHUNK (256 * 1024)
@@ -128,8 +129,12 @@ start_mirrors(XmMigration *job, const XmCookie *in, GError **error)
         g_mutex_unlock(&job->lock);
         if (xm_migration_is_cancelled(job))
             xm_disk_copier_cancel(m);
-        g_debug("disk %s: mirroring %s to %s (%s)", d->target, d->source_path, uri,
-                control ? "tracked by the datapath" : "scan mode");
+        {
+            g_autofree char *where = xm_nbd_uri_describe(uri);
+
+            g_debug("disk %s: mirroring %s to %s (%s)", d->target, d->source_path, where,
+                    control ? "tracked by the datapath" : "scan mode");
+        }
     }
     if (!control && (job->params.sync_writes || job->params.auto_converge))
         g_message("domain '%s': its disks have no datapath; synchronous writes and "

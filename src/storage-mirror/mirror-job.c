@@ -90,6 +90,7 @@ xm_mirror_job_new(const char *source, const char *dest_uri,
     job->opts = *o;
     job->source = g_strdup(source);
     job->dest_uri = g_strdup(dest_uri);
+    job->dest_name = xm_nbd_uri_describe(dest_uri);
     job->tls_dir = g_strdup(o->tls_dir);
     job->state_file = g_strdup(o->state_file);
     job->opts.tls_dir = job->tls_dir;
@@ -250,7 +251,7 @@ xm_mirror_set_phase(XmMirrorJob *job, XmMirrorPhase phase, guint pass)
     job->phase = phase;
     job->pass = pass;
     g_mutex_unlock(&job->lock);
-    g_debug("%s: phase %s pass %u", job->dest_uri, xm_mirror_phase_to_string(phase),
+    g_debug("%s: phase %s pass %u", job->dest_name, xm_mirror_phase_to_string(phase),
             pass);
     xm_mirror_notify(job);
 }
@@ -682,7 +683,7 @@ connect_all(XmMirrorJob *job, GError **error)
         g_set_error(error, XM_ERROR, XM_ERR_INVALID_ARG,
                     _("destination %s has %" G_GUINT64_FORMAT " bytes, less than "
                       "the %" G_GUINT64_FORMAT " bytes of '%s'"),
-                    job->dest_uri, dsize, job->size, job->source);
+                    job->dest_name, dsize, job->size, job->source);
         xm_nbd_conn_close(first);
         return FALSE;
     }
@@ -798,6 +799,7 @@ xm_mirror_job_free(XmMirrorJob *job)
     xm_mirror_verify_clear(job);
     g_free(job->source);
     g_free(job->dest_uri);
+    g_free(job->dest_name);
     g_free(job->tls_dir);
     g_free(job->state_file);
     g_free(job);

@@ -75,6 +75,7 @@ struct _XmMirrorJob {
     XmMirrorOptions opts;       /* strings below, not the caller's */
     char *source;
     char *dest_uri;
+    char *dest_name;            /* dest_uri as messages show it */
     char *tls_dir;
     char *state_file;
     int src_fd;

@@ -280,7 +280,7 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len,
         if (dr->err) {
             g_set_error(error, XM_ERROR, XM_ERR_READ_FAILED,
                         _("cannot read %s at offset %" G_GUINT64_FORMAT ": %s"),
-                        job->dest_uri, off, g_strerror(dr->err));
+                        job->dest_name, off, g_strerror(dr->err));
             goto out;
         }
     }

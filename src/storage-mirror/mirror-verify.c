@@ -234,7 +234,7 @@ dest_wait(XmWorker *w, DestRead *r, guint64 off, guint64 total, GError **error)
     if (r->err) {
         g_set_error(error, XM_ERROR, XM_ERR_READ_FAILED,
                     _("cannot read %s at offset %" G_GUINT64_FORMAT ": %s"),
-                    job->dest_uri, off, g_strerror(r->err));
+                    job->dest_name, off, g_strerror(r->err));
         goto out;
     }
     xm_atomic_add64(&job->verify_read_dst, total);
@@ -456,7 +456,7 @@ verify_worker(XmWorker *w, GError **error)
             g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
                         _("'%s' or %s changed at offset %" G_GUINT64_FORMAT
                           " during the final verification"), job->source,
-                        job->dest_uri, i * job->vchunk);
+                        job->dest_name, i * job->vchunk);
             return FALSE;
         }
         if (!equal) {

@@ -12,6 +12,8 @@
 struct _XmNbdConn {
     struct nbd_handle *h;
     char *uri;
+    char *name;           /* the URI as messages show it */
+    char *export_name;    /* scrubbed from libnbd's messages */
     guint timeout_ms;
     const gint *cancel;
     guint64 size;
@@ -109,20 +111,61 @@ xm_nbd_uri_check(const char *uri, gboolean *tls, GError **error)
     return TRUE;
 }
 
-static gboolean
-set_nbd_error(GError **error, XmErrorCode code, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
+char *
+xm_nbd_uri_describe(const char *uri)
+{
+    g_autoptr(GUri) u = g_uri_parse(uri, G_URI_FLAGS_ENCODED_QUERY | G_URI_FLAGS_NON_DNS,
+                                    NULL);
+    const char *query, *host;
+
+    if (!u)
+        return g_strdup(_("(unparsable URI)"));
+    query = g_uri_get_query(u);
+    host = g_uri_get_host(u);
+    if (host && *host && g_uri_get_port(u) > 0)
+        return g_strdup_printf("%s://%s:%d", g_uri_get_scheme(u), host, g_uri_get_port(u));
+    if (host && *host)
+        return g_strdup_printf("%s://%s", g_uri_get_scheme(u), host);
+    if (query && strstr(query, "socket="))
+        return g_strdup_printf("%s socket %s", g_uri_get_scheme(u),
+                               strstr(query, "socket=") + 7);
+    return g_strdup(g_uri_get_scheme(u));
+}
+
+/* The export name of @uri (unescaped, without the leading slash). */
+static char *
+uri_export_name(const char *uri)
+{
+    g_autoptr(GUri) u = g_uri_parse(uri, G_URI_FLAGS_ENCODED_QUERY | G_URI_FLAGS_NON_DNS,
+                                    NULL);
+    const char *path = u ? g_uri_get_path(u) : NULL;
+
+    if (!path || !*path || g_str_equal(path, "/"))
+        return NULL;
+    return g_uri_unescape_string(path[0] == '/' ? path + 1 : path, NULL);
+}
 
 static gboolean
-set_nbd_error(GError **error, XmErrorCode code, const char *fmt, ...)
+set_nbd_error(GError **error, XmErrorCode code, const char *secret, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+/* libnbd's message may quote the export name: @secret is cut out of it. */
+static gboolean
+set_nbd_error(GError **error, XmErrorCode code, const char *secret, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
-    const char *nerr = nbd_get_error();
+    g_autofree char *nerr = g_strdup(nbd_get_error());
     va_list ap;
 
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    if (nerr && secret && *secret && strstr(nerr, secret)) {
+        g_auto(GStrv) parts = g_strsplit(nerr, secret, -1);
+
+        g_free(nerr);
+        nerr = g_strjoinv("…", parts);
+    }
     g_set_error(error, XM_ERROR, code, "%s: %s", msg,
                 nerr ? nerr : g_strerror(nbd_get_errno() ? nbd_get_errno() : EIO));
     return FALSE;
@@ -150,27 +193,30 @@ xm_nbd_conn_open(const char *uri, const char *tls_dir, guint timeout_ms,
     if (!xm_nbd_uri_check(uri, NULL, error))
         return NULL;
     c->uri = g_strdup(uri);
+    c->name = xm_nbd_uri_describe(uri);
+    c->export_name = uri_export_name(uri);
     c->timeout_ms = timeout_ms ? timeout_ms : 30000;
     c->cancel = cancel;
     c->h = nbd_create();
     if (!c->h) {
-        set_nbd_error(error, XM_ERR_INTERNAL_ERROR, _("cannot create an NBD handle"));
+        set_nbd_error(error, XM_ERR_INTERNAL_ERROR, NULL, _("cannot create an NBD handle"));
         return NULL;
     }
     nbd_set_uri_allow_local_file(c->h, false);
     if (tls_dir && nbd_set_tls_certificates(c->h, tls_dir) == -1) {
-        set_nbd_error(error, XM_ERR_INVALID_ARG,
+        set_nbd_error(error, XM_ERR_INVALID_ARG, c->export_name,
                       _("cannot use the certificates in '%s'"), tls_dir);
         return NULL;
     }
     /* lets a re-sync skip reading what the destination reports as zeros;
      * a server without it just does not negotiate the context */
     if (nbd_add_meta_context(c->h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1) {
-        set_nbd_error(error, XM_ERR_INTERNAL_ERROR, _("cannot create an NBD handle"));
+        set_nbd_error(error, XM_ERR_INTERNAL_ERROR, NULL, _("cannot create an NBD handle"));
         return NULL;
     }
     if (nbd_aio_connect_uri(c->h, uri) == -1) {
-        set_nbd_error(error, XM_ERR_NO_CONNECT, _("cannot connect to %s"), uri);
+        set_nbd_error(error, XM_ERR_NO_CONNECT, c->export_name, _("cannot connect to %s"),
+                          c->name);
         return NULL;
     }
     deadline = g_get_monotonic_time() + (gint64)c->timeout_ms * 1000;
@@ -179,27 +225,30 @@ xm_nbd_conn_open(const char *uri, const char *tls_dir, guint timeout_ms,
             return NULL;
         if (g_get_monotonic_time() > deadline) {
             g_set_error(error, XM_ERROR, XM_ERR_OPERATION_TIMEOUT,
-                        _("cannot connect to %s: no answer for %u s"), uri,
+                        _("cannot connect to %s: no answer for %u s"), c->name,
                         c->timeout_ms / 1000);
             return NULL;
         }
         if (nbd_poll(c->h, 100) == -1) {
-            set_nbd_error(error, XM_ERR_NO_CONNECT, _("cannot connect to %s"), uri);
+            set_nbd_error(error, XM_ERR_NO_CONNECT, c->export_name, _("cannot connect to %s"),
+                          c->name);
             return NULL;
         }
     }
     if (!nbd_aio_is_ready(c->h)) {
-        set_nbd_error(error, XM_ERR_NO_CONNECT, _("cannot connect to %s"), uri);
+        set_nbd_error(error, XM_ERR_NO_CONNECT, c->export_name, _("cannot connect to %s"),
+                          c->name);
         return NULL;
     }
     size = nbd_get_size(c->h);
     if (size < 0) {
-        set_nbd_error(error, XM_ERR_RPC, _("cannot get the size of %s"), uri);
+        set_nbd_error(error, XM_ERR_RPC, c->export_name, _("cannot get the size of %s"),
+                      c->name);
         return NULL;
     }
     if (nbd_is_read_only(c->h) == 1) {
         g_set_error(error, XM_ERROR, XM_ERR_OPERATION_DENIED,
-                    _("destination %s is read-only"), uri);
+                    _("destination %s is read-only"), c->name);
         return NULL;
     }
     c->size = (guint64)size;
@@ -223,6 +272,8 @@ xm_nbd_conn_close(XmNbdConn *c)
         nbd_close(c->h);
     g_clear_error(&c->error);
     g_free(c->uri);
+    g_free(c->name);
+    g_free(c->export_name);
     g_free(c);
 }
 
@@ -267,7 +318,7 @@ req_complete(void *user_data, int *error)
                     XM_ERR_RPC : XM_ERR_WRITE_FAILED,
                     _("%s of %" G_GUINT64_FORMAT " bytes at offset %"
                       G_GUINT64_FORMAT " on %s failed: %s"),
-                    r->what, r->len, r->offset, c->uri, g_strerror(r->err));
+                    r->what, r->len, r->offset, c->name, g_strerror(r->err));
     return 1;
 }
 
@@ -309,7 +360,8 @@ submitted(XmNbdConn *c, int64_t cookie, Req *r, GError **error)
 {
     if (cookie == -1) {
         /* libnbd already called the free callback: r is gone */
-        return set_nbd_error(error, XM_ERR_RPC, _("request to %s failed"), c->uri);
+        return set_nbd_error(error, XM_ERR_RPC, c->export_name, _("request to %s failed"),
+                             c->name);
     }
     /* Push the request onto the socket now: libnbd only sends what does
      * not fit the socket buffer when polled, and the caller is about to
@@ -433,11 +485,12 @@ xm_nbd_conn_poll(XmNbdConn *c, int timeout_ms, GError **error)
         return FALSE;
     if (nbd_aio_is_dead(c->h) || nbd_aio_is_closed(c->h)) {
         g_set_error(error, XM_ERROR, XM_ERR_RPC,
-                    _("the connection to %s is gone"), c->uri);
+                    _("the connection to %s is gone"), c->name);
         return FALSE;
     }
     if (nbd_poll(c->h, timeout_ms) == -1)
-        return set_nbd_error(error, XM_ERR_RPC, _("connection to %s failed"), c->uri);
+        return set_nbd_error(error, XM_ERR_RPC, c->export_name, _("connection to %s failed"),
+                             c->name);
     if (c->error) {
         g_propagate_error(error, g_error_copy(c->error));
         return FALSE;
@@ -445,7 +498,7 @@ xm_nbd_conn_poll(XmNbdConn *c, int timeout_ms, GError **error)
     if (c->inflight > 0 &&
         g_get_monotonic_time() - c->last_activity > (gint64)c->timeout_ms * 1000) {
         g_set_error(error, XM_ERROR, XM_ERR_OPERATION_TIMEOUT,
-                    _("%s did not answer for %u s"), c->uri, c->timeout_ms / 1000);
+                    _("%s did not answer for %u s"), c->name, c->timeout_ms / 1000);
         return FALSE;
     }
     return TRUE;

@@ -19,6 +19,9 @@ typedef void (*XmNbdDoneFunc)(gpointer data, int err);
 /* Checks that @uri is an nbd://, nbds://, nbd+unix:// or nbds+unix://
  * URI libnbd can connect to (host or socket present, port numeric). */
 gboolean xm_nbd_uri_check(const char *uri, gboolean *tls, GError **error);
+/* What messages and logs say about a destination: where it is, without
+ * its export name or query (a migration's export name is its secret). */
+char *xm_nbd_uri_describe(const char *uri);
 
 /* Connects; gives up after @timeout_ms without progress or when *@cancel
  * becomes non-zero. @tls_dir may be NULL. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "storage-mirror/datapath-client.h"
+#include "storage-mirror/nbd-client.h"
 #include "util/util.h"
 #include "datapath.h"
 
@@ -117,26 +118,6 @@ arg_required(GHashTable *args, const char *key, GError **error)
     return v && *v ? v : NULL;
 }
 
-/* What the log says about a destination: where it is, not its export name
- * or query (which may hold a per-migration secret). */
-static char *
-describe_uri(const char *uri)
-{
-    g_autoptr(GUri) u = g_uri_parse(uri, G_URI_FLAGS_NON_DNS, NULL);
-    const char *query;
-
-    if (!u)
-        return g_strdup(_("(unparsable URI)"));
-    query = g_uri_get_query(u);
-    if (g_uri_get_host(u) && *g_uri_get_host(u))
-        return g_strdup_printf("%s://%s:%d", g_uri_get_scheme(u),
-                               g_uri_get_host(u), g_uri_get_port(u));
-    if (query && strstr(query, "socket="))
-        return g_strdup_printf("%s socket %s", g_uri_get_scheme(u),
-                               strstr(query, "socket=") + 7);
-    return g_strdup(g_uri_get_scheme(u));
-}
-
 /* ------------------------------------------------------------------ */
 /* disk ownership */
 
@@ -220,7 +201,7 @@ do_mirror(Datapath *dp, DpDisk *disk, GHashTable *args, GString *reply,
 
     if (!uri || !mirror_options(args, &opts, &sync, error))
         return FALSE;
-    where = describe_uri(uri);
+    where = xm_nbd_uri_describe(uri);
     bandwidth_text = opts.bandwidth_mib > 0
         ? g_strdup_printf("%g MiB/s", opts.bandwidth_mib) : g_strdup("unlimited");
 
