@@ -500,38 +500,10 @@ detach(XmLxDpHost *host, XmLxDatapath *dp, XmLxDpDisk *disk)
 
 /* ---- the daemon ------------------------------------------------------- */
 
-static gboolean
-wait_daemon_gone(XmLxDatapath *dp, int ms)
-{
-    gint64 end = g_get_monotonic_time() + ms * 1000LL;
-
-    while (xm_datapath_pid_serves(dp->pid, dp->control)) {
-        if (g_get_monotonic_time() >= end)
-            return FALSE;
-        g_usleep(10000);
-    }
-    return TRUE;
-}
-
 static void
 stop_daemon(XmLxDatapath *dp)
 {
-    g_autoptr(GError) err = NULL;
-    g_autofree char *reply = NULL;
-
-    if (dp->pid <= 0 || !xm_datapath_pid_serves(dp->pid, dp->control))
-        return;
-    /* QUIT lets it cancel a mirror job and remove its sockets; one that
-     * does not answer or lingers is killed */
-    reply = xm_datapath_call_raw(dp->control, "QUIT", QUIT_WAIT_MS, NULL, &err);
-    if (!reply || !g_str_has_prefix(reply, "OK"))
-        g_debug("domain %s: datapath QUIT: %s", dp->uuid, reply ? reply : err->message);
-    if (!wait_daemon_gone(dp, QUIT_WAIT_MS)) {
-        g_debug("domain %s: datapath pid %d did not quit; killing it", dp->uuid,
-                (int) dp->pid);
-        kill(dp->pid, SIGKILL);
-        wait_daemon_gone(dp, QUIT_WAIT_MS);
-    }
+    xm_datapath_stop(dp->control, dp->pid, -1, QUIT_WAIT_MS);
 }
 
 /* Undoes everything @dp started, in the reverse order, and removes its
@@ -563,23 +535,6 @@ xm_lxdp_stop(XmLxDpHost *host, XmLxDatapath *dp)
 }
 
 static gboolean
-make_private_dir(const char *dir, GError **error)
-{
-    struct stat st;
-
-    if (g_mkdir_with_parents(dir, 0700) < 0)
-        return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
-                                  _("cannot create '%s'"), dir);
-    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 077)) {
-        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
-                    _("'%s' is not a private directory of this user"), dir);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean
 is_bound(XmLxDpHost *host, const char *uuid)
 {
     GHashTableIter it;
@@ -608,8 +563,8 @@ xm_lxdp_start(XmLxDpHost *host, XmLxDatapath *dp, GError **error)
         return FALSE;
     }
     nbd_client = xm_lxdp_find_program("nbd-client", "nbd-client", host->path, error);
-    if (!nbd_client || !make_private_dir(host->dir, error) ||
-        !make_private_dir(host->sock_dir, error))
+    if (!nbd_client || !xm_datapath_make_private_dir(host->dir, error) ||
+        !xm_datapath_make_private_dir(host->sock_dir, error))
         return FALSE;
     /* leftovers of an earlier start of this domain that nobody undid */
     if (g_file_test(dp->state_file, G_FILE_TEST_EXISTS)) {
@@ -678,17 +633,7 @@ xm_lxdp_host_new(const char *state_dir, GError **error)
     }
     host = g_new0(XmLxDpHost, 1);
     host->dir = g_build_filename(state_dir, "datapath", NULL);
-    if (strlen(host->dir) + SOCK_NAME_MAX < sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
-        host->sock_dir = g_strdup(host->dir);
-    } else {
-        /* stable, so that a backend opened again on the same state
-         * directory finds the same sockets */
-        g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
-                                                              host->dir, -1);
-        host->sock_dir = g_strdup_printf("%s/xenmig-libxl/%.16s",
-                                         geteuid() == 0 ? "/run" : g_get_user_runtime_dir(),
-                                         hash);
-    }
+    host->sock_dir = xm_datapath_socket_dir(host->dir, "xenmig-libxl", SOCK_NAME_MAX);
     host->sys_block = g_strdup("/sys/block");
     host->dev_dir = g_strdup("/dev");
     /* libvirtd's PATH may lack the sbin directories nbd-client lives in */

@@ -38,40 +38,16 @@
 void
 sim_datapath_init(SimBackend *sb)
 {
-    g_autofree char *hash = NULL;
-    const char *base;
-
-    if (strlen(sb->dir) + SOCK_NAME_MAX < sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
-        sb->sock_dir = g_strdup(sb->dir);
-        return;
-    }
-    /* stable, so that a backend reconnecting to the same state directory
-     * uses the same one */
-    hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, sb->dir, -1);
-    base = geteuid() == 0 ? "/run" : g_get_user_runtime_dir();
-    sb->sock_dir = g_strdup_printf("%s/xenmig-sim/%.16s", base, hash);
-    g_debug("sim state directory %s is too deep for sockets; they go to %s",
-            sb->dir, sb->sock_dir);
+    sb->sock_dir = xm_datapath_socket_dir(sb->dir, "xenmig-sim", SOCK_NAME_MAX);
 }
 
-/* Creates sock_dir if it is not the state directory: ours, 0700, no symlink. */
+/* Creates sock_dir if it is not the state directory. */
 static gboolean
 make_sock_dir(SimBackend *sb, GError **error)
 {
-    struct stat st;
-
     if (strcmp(sb->sock_dir, sb->dir) == 0)
         return TRUE;
-    if (g_mkdir_with_parents(sb->sock_dir, 0700) < 0)
-        return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
-                                  _("cannot create '%s'"), sb->sock_dir);
-    if (lstat(sb->sock_dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
-        st.st_uid != geteuid() || (st.st_mode & 077)) {
-        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
-                    _("'%s' is not a private directory of this user"), sb->sock_dir);
-        return FALSE;
-    }
-    return TRUE;
+    return xm_datapath_make_private_dir(sb->sock_dir, error);
 }
 
 /* Disks the guest reaches on its own: NBD exports somebody else serves. */
@@ -150,48 +126,12 @@ sim_datapath_start(SimBackend *sb, SimDomain *dom, const XmDiskDef *const *disks
     return TRUE;
 }
 
-/* Waits up to @ms for @dom's daemon to exit; TRUE once it is gone. */
-static gboolean
-wait_gone(SimDomain *dom, int ms)
-{
-    gint64 end = g_get_monotonic_time() + ms * 1000LL;
-
-    while (sim_proc_alive(dom->dp_pid, dom->dp_starttime)) {
-        gint64 left = (end - g_get_monotonic_time()) / 1000;
-        if (left <= 0)
-            return FALSE;
-        if (dom->dp_pidfd >= 0) {
-            struct pollfd pfd = { .fd = dom->dp_pidfd, .events = POLLIN };
-            poll(&pfd, 1, MIN(left, 50));
-        } else {
-            g_usleep(10000);
-        }
-    }
-    return TRUE;
-}
-
 void
 sim_datapath_stop(SimDomain *dom)
 {
-    g_autoptr(GError) err = NULL;
-    g_autofree char *reply = NULL;
-
     if (!dom->dp_control || dom->dp_pid <= 0)
         return;
-    /* QUIT lets it cancel mirror jobs and remove its sockets; a daemon that
-     * does not answer in time (the client's own limit is 30 s) or lingers
-     * is killed */
-    if (sim_proc_alive(dom->dp_pid, dom->dp_starttime)) {
-        reply = xm_datapath_call_raw(dom->dp_control, "QUIT", QUIT_WAIT_MS, NULL, &err);
-        if (!reply || !g_str_has_prefix(reply, "OK"))
-            g_debug("sim domain %d: datapath QUIT: %s", dom->domid,
-                    reply ? reply : err->message);
-    }
-    if (!wait_gone(dom, QUIT_WAIT_MS)) {
-        g_debug("sim domain %d: datapath pid %d did not quit; killing it",
-                dom->domid, (int) dom->dp_pid);
-        sim_kill_pid_and_wait(dom->dp_pid, dom->dp_starttime, dom->dp_pidfd);
-    }
+    xm_datapath_stop(dom->dp_control, dom->dp_pid, dom->dp_pidfd, QUIT_WAIT_MS);
 }
 
 gboolean

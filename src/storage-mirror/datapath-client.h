@@ -42,6 +42,19 @@ pid_t xm_datapath_spawn(const char *control, const char *pid_file,
  * reused since). */
 gboolean xm_datapath_pid_serves(pid_t pid, const char *control);
 
+/* Where the sockets of daemons kept in @state_dir go: @state_dir itself
+ * when a name of up to @name_max bytes after it fits a socket address,
+ * else <runtime dir>/@kind/<hash of @state_dir> (/run as root, the user's
+ * runtime directory otherwise), the same for the same @state_dir. */
+char *xm_datapath_socket_dir(const char *state_dir, const char *kind, gsize name_max);
+/* Creates @dir (0700) if needed; fails unless it is then a directory of
+ * this user that nobody else may enter (no symbolic link). */
+gboolean xm_datapath_make_private_dir(const char *dir, GError **error);
+/* Stops the daemon @pid serving @control: QUIT lets it cancel its mirror
+ * jobs and remove its sockets; one that does not answer or does not exit
+ * within @wait_ms is killed. @pidfd (or -1) wakes the wait at its exit. */
+void xm_datapath_stop(const char *control, pid_t pid, int pidfd, guint wait_ms);
+
 gboolean xm_datapath_ping(const char *control, GError **error);
 /* @opts must be tracked mode; @sync asks for synchronous mode at once (it
  * starts when the bulk copy ends). */

@@ -11,8 +11,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,6 +92,76 @@ xm_datapath_pid_serves(pid_t pid, const char *control)
         if (g_str_equal(cmdline + off, control))
             return TRUE;
     return FALSE;
+}
+
+char *
+xm_datapath_socket_dir(const char *state_dir, const char *kind, gsize name_max)
+{
+    g_autofree char *hash = NULL;
+
+    if (strlen(state_dir) + name_max < sizeof(((struct sockaddr_un *) NULL)->sun_path))
+        return g_strdup(state_dir);
+    /* stable, so that a process opened again on the same state directory
+     * finds the same sockets */
+    hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, state_dir, -1);
+    g_debug("%s is too deep for sockets; they go below the runtime directory", state_dir);
+    return g_strdup_printf("%s/%s/%.16s", geteuid() == 0 ? "/run" : g_get_user_runtime_dir(),
+                           kind, hash);
+}
+
+gboolean
+xm_datapath_make_private_dir(const char *dir, GError **error)
+{
+    struct stat st;
+
+    if (g_mkdir_with_parents(dir, 0700) < 0)
+        return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
+                                  _("cannot create '%s'"), dir);
+    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077)) {
+        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
+                    _("'%s' is not a private directory of this user"), dir);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+wait_gone(const char *control, pid_t pid, int pidfd, guint ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000LL;
+
+    while (xm_datapath_pid_serves(pid, control)) {
+        gint64 left = (end - g_get_monotonic_time()) / 1000;
+
+        if (left <= 0)
+            return FALSE;
+        if (pidfd >= 0) {
+            struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+            poll(&pfd, 1, MIN(left, 50));
+        } else {
+            g_usleep(10000);
+        }
+    }
+    return TRUE;
+}
+
+void
+xm_datapath_stop(const char *control, pid_t pid, int pidfd, guint wait_ms)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *reply = NULL;
+
+    if (pid <= 0 || !xm_datapath_pid_serves(pid, control))
+        return;
+    reply = xm_datapath_call_raw(control, "QUIT", (int) wait_ms, NULL, &err);
+    if (!reply || !g_str_has_prefix(reply, "OK"))
+        g_debug("datapath %s: QUIT: %s", control, reply ? reply : err->message);
+    if (!wait_gone(control, pid, pidfd, wait_ms)) {
+        g_debug("datapath %s: pid %d did not quit; killing it", control, (int) pid);
+        kill(pid, SIGKILL);
+        wait_gone(control, pid, pidfd, wait_ms);
+    }
 }
 
 /* Waits for the daemon's first process and stores its wait status, or -1
