@@ -98,15 +98,7 @@ sim_pidfd_open(pid_t pid)
 char *
 sim_guest_program(void)
 {
-    const char *env = g_getenv("XENMIG_SIM_GUEST");
-    g_autofree char *built = g_build_filename(BUILDDIR, "src", "backend",
-                                              "xenmig-sim-guest", NULL);
-
-    if (env && *env)
-        return g_strdup(env);
-    if (g_file_test(built, G_FILE_TEST_IS_EXECUTABLE))
-        return g_steal_pointer(&built);
-    return g_build_filename(LIBEXECDIR, "xenmig-sim-guest", NULL);
+    return xm_helper_program("XENMIG_SIM_GUEST", "src/backend", "xenmig-sim-guest");
 }
 
 /* Removes every "<domid>.*" entry of @dir, logs too unless @keep_log. */

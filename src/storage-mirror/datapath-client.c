@@ -23,15 +23,7 @@
 char *
 xm_datapath_program(void)
 {
-    const char *env = g_getenv("XENMIG_DATAPATH");
-    g_autofree char *built = g_build_filename(BUILDDIR, "tools", "datapath",
-                                              "xenmig-datapath", NULL);
-
-    if (env && *env)
-        return g_strdup(env);
-    if (g_file_test(built, G_FILE_TEST_IS_EXECUTABLE))
-        return g_steal_pointer(&built);
-    return g_build_filename(LIBEXECDIR, "xenmig-datapath", NULL);
+    return xm_helper_program("XENMIG_DATAPATH", "tools/datapath", "xenmig-datapath");
 }
 
 char *

@@ -11,6 +11,10 @@
 gboolean xm_set_error_errno(GError **error, int errsv, XmErrorCode code,
                             const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 
+/* A helper program of the project: $@env_name if set, else the build
+ * tree's @build_subdir/@name if it is there, else LIBEXECDIR/@name. */
+char *xm_helper_program(const char *env_name, const char *build_subdir, const char *name);
+
 /*
  * Opens a disk image (a regular file or a block device) with open(2) @flags
  * (O_RDONLY or O_RDWR) and returns its fd and size. Anything else (FIFO,
