@@ -23,50 +23,9 @@
 
 #include <xenmig/error.h>
 #include "backend/libxl-private.h"
+#include "backend-test.h"
 #include "storage-mirror/datapath-client.h"
 #include "util/util.h"
-
-static char test_dir[4096];
-
-static void
-kill_test_processes(void)
-{
-    GDir *d = g_dir_open("/proc", 0, NULL);
-    const char *name;
-
-    while (test_dir[0] && d && (name = g_dir_read_name(d))) {
-        char path[64], buf[8192];
-        pid_t pid = atoi(name);
-        ssize_t len;
-        int fd;
-
-        if (pid <= 0 || pid == getpid())
-            continue;
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        len = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (len <= 0)
-            continue;
-        for (ssize_t i = 0; i < len; i++)
-            buf[i] = buf[i] ? buf[i] : ' ';
-        buf[len] = '\0';
-        if (strstr(buf, test_dir))
-            kill(pid, SIGKILL);
-    }
-    if (d)
-        g_dir_close(d);
-}
-
-static void
-on_abort(int sig)
-{
-    kill_test_processes();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
 
 typedef struct {
     char *dir;
@@ -144,21 +103,13 @@ setup(Fixture *f, gconstpointer data)
 
     f->dir = g_dir_make_tmp("xm-lxdp-XXXXXX", NULL);
     g_assert_nonnull(f->dir);
-    g_strlcpy(test_dir, f->dir, sizeof(test_dir));
+    bt_watch_dir(f->dir);
     f->sys = g_build_filename(f->dir, "sys", NULL);
     f->bin = g_build_filename(f->dir, "bin", NULL);
     g_assert_cmpint(g_mkdir_with_parents(f->sys, 0755), ==, 0);
     g_assert_cmpint(g_mkdir_with_parents(f->bin, 0755), ==, 0);
-    for (int i = 0; i < 2; i++) {
-        g_autofree char *name = g_strdup_printf("disk%d.img", i);
-        int fd;
-
-        f->image[i] = g_build_filename(f->dir, name, NULL);
-        fd = open(f->image[i], O_RDWR | O_CREAT | O_TRUNC, 0600);
-        g_assert_cmpint(fd, >=, 0);
-        g_assert_cmpint(ftruncate(fd, (i + 1) * 4 * 1024 * 1024), ==, 0);
-        close(fd);
-    }
+    f->image[0] = bt_make_disk(f->dir, "disk0.img", 4 * 1024 * 1024);
+    f->image[1] = bt_make_disk(f->dir, "disk1.img", 8 * 1024 * 1024);
     state = g_build_filename(f->dir, "state", NULL);
     f->host = xm_lxdp_host_new(state, &err);
     g_assert_no_error(err);
@@ -180,8 +131,8 @@ teardown(Fixture *f, gconstpointer data)
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
 
     g_clear_pointer(&f->host, xm_lxdp_host_free);
-    kill_test_processes();
-    test_dir[0] = '\0';
+    bt_kill_test_processes();
+    bt_watch_dir(NULL);
     g_assert_cmpint(system(cmd), ==, 0);
     g_free(f->image[0]);
     g_free(f->image[1]);
@@ -664,7 +615,7 @@ int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    signal(SIGABRT, on_abort);
+    bt_kill_on_abort();
 #define ADD(name, fn) g_test_add("/libxl-datapath/" name, Fixture, NULL, setup, fn, teardown)
     ADD("free-nbd", test_free_nbd);
     ADD("argv", test_argv);

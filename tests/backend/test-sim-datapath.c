@@ -23,67 +23,10 @@
 #include <xenmig/backend.h>
 #include <xenmig/error.h>
 #include "backend/sim-proto.h"
+#include "backend-test.h"
 #include "event-log.h"
 #include "util/util.h"
 #include "storage-mirror/datapath-client.h"
-
-static char test_dir[4096];
-
-/* The pids of the processes whose command line mentions @needle. Reads
- * /proc with plain syscalls so that the abort handler can use it too. */
-static int
-procs_with(const char *needle, pid_t *out, int max)
-{
-    GDir *d = g_dir_open("/proc", 0, NULL);
-    const char *name;
-    int n = 0;
-
-    while (d && (name = g_dir_read_name(d))) {
-        char path[64], buf[8192];
-        ssize_t len;
-        int fd;
-        pid_t pid = atoi(name);
-
-        if (pid <= 0 || pid == getpid())
-            continue;
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        len = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (len <= 0)
-            continue;
-        for (ssize_t i = 0; i < len; i++) {
-            if (buf[i] == '\0')
-                buf[i] = ' ';
-        }
-        buf[len] = '\0';
-        if (strstr(buf, needle) && n < max)
-            out[n++] = pid;
-    }
-    if (d)
-        g_dir_close(d);
-    return n;
-}
-
-static void
-kill_test_processes(void)
-{
-    pid_t pids[64];
-    int n = test_dir[0] ? procs_with(test_dir, pids, 64) : 0;
-
-    for (int i = 0; i < n; i++)
-        kill(pids[i], SIGKILL);
-}
-
-static void
-on_abort(int sig)
-{
-    kill_test_processes();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
 
 typedef struct {
     char *dir;
@@ -104,31 +47,15 @@ open_backend(Fixture *f)
     f->ops = xm_backend_ops(f->b);
 }
 
-static char *
-make_disk(const char *dir, const char *name, guint64 size)
-{
-    char *path = g_build_filename(dir, name, NULL);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, size), ==, 0);
-    close(fd);
-    return path;
-}
-
 static void
 setup(Fixture *f, gconstpointer data)
 {
     f->dir = g_dir_make_tmp("xm-simdp-XXXXXX", NULL);
     g_assert_nonnull(f->dir);
-    g_strlcpy(test_dir, f->dir, sizeof(test_dir));
-    f->disk[0] = make_disk(f->dir, "disk0.img", 16 * 1024 * 1024);
-    f->disk[1] = make_disk(f->dir, "disk1.img", 8 * 1024 * 1024);
-    f->cfg.backend = (char *) "sim";
-    f->cfg.state_dir = g_build_filename(f->dir, "state", NULL);
-    f->cfg.sim_host_name = (char *) "host-a";
-    f->cfg.sim_host_memory_mib = 1024;
-    f->cfg.sim_host_cpus = 2;
+    bt_watch_dir(f->dir);
+    f->disk[0] = bt_make_disk(f->dir, "disk0.img", 16 * 1024 * 1024);
+    f->disk[1] = bt_make_disk(f->dir, "disk1.img", 8 * 1024 * 1024);
+    bt_sim_config(&f->cfg, f->dir);
     f->cfg.sim_disk_datapath = (char *) data;     /* NULL: the default */
     event_log_init(&f->events);
     open_backend(f);
@@ -146,8 +73,8 @@ teardown(Fixture *f, gconstpointer data)
             f->ops->destroy(f->b, ids[i], NULL);
     }
     g_clear_pointer(&f->b, xm_backend_free);
-    kill_test_processes();
-    test_dir[0] = '\0';
+    bt_kill_test_processes();
+    bt_watch_dir(NULL);
     cmd = g_strdup_printf("rm -rf '%s'", f->dir);
     g_assert_cmpint(system(cmd), ==, 0);
     g_free(f->disk[0]);
@@ -196,31 +123,18 @@ read_pid(Fixture *f, int domid, const char *suffix)
     return atoi(text);
 }
 
-static gboolean
-process_alive(pid_t pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int) pid);
-    g_autofree char *text = NULL;
-    const char *p;
-
-    if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL))
-        return FALSE;
-    p = strrchr(text, ')');
-    return p && p[2] != 'Z' && p[2] != 'X';
-}
-
 /* Waits up to 5 s for @pid to go away. */
 static gboolean
 wait_gone(pid_t pid)
 {
-    for (int i = 0; i < 250 && process_alive(pid); i++)
+    for (int i = 0; i < 250 && bt_process_alive(pid); i++)
         g_usleep(20000);
-    return !process_alive(pid);
+    return !bt_process_alive(pid);
 }
 
-/* The state files of @domid, logs excepted, joined by spaces. */
-static char *
-leftovers(Fixture *f, int domid)
+/* Nothing of @domid is left in the state directory but its logs. */
+static void
+assert_no_leftovers(Fixture *f, int domid)
 {
     g_autofree char *dir = g_build_filename(f->cfg.state_dir, "sim", NULL);
     g_autofree char *prefix = g_strdup_printf("%d.", domid);
@@ -232,7 +146,7 @@ leftovers(Fixture *f, int domid)
         if (g_str_has_prefix(e, prefix) && !g_str_has_suffix(e, ".log"))
             g_string_append_printf(s, "%s ", e);
     }
-    return g_string_free(g_steal_pointer(&s), FALSE);
+    g_assert_cmpstr(s->str, ==, "");
 }
 
 static int
@@ -255,32 +169,6 @@ hb_seq(Fixture *f, int domid)
 
     g_assert_true(xm_sim_ctl_call(sock, "info", -1, -1, 10000, &reply, &err));
     return xm_sim_reply_get_u64(reply, "hb_seq", 0);
-}
-
-/* Runs "xenmig-sim-guest heartbeat-check" on the first disk. */
-static char *
-heartbeat_check(Fixture *f, int *status)
-{
-    g_autofree char *prog = g_build_filename(BUILDDIR, "src", "backend",
-                                             "xenmig-sim-guest", NULL);
-    const char *argv[] = { prog, "heartbeat-check", f->disk[0], NULL };
-    g_autoptr(GError) err = NULL;
-    char *out = NULL;
-    int wstatus = 0;
-
-    g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL,
-                               NULL, &out, NULL, &wstatus, &err));
-    g_assert_no_error(err);
-    *status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
-    g_strstrip(out);
-    g_test_message("heartbeat-check: %s", out);
-    return out;
-}
-
-static guint64
-field(const char *line, const char *key)
-{
-    return xm_sim_reply_get_u64(line, key, G_MAXUINT64);
 }
 
 static char *
@@ -307,7 +195,7 @@ assert_datapath(Fixture *f, int domid)
     g_assert_cmpstr(ctl, ==, want);
     g_assert_true(xm_datapath_ping(ctl, &err));
     g_assert_no_error(err);
-    g_assert_true(process_alive(pid));
+    g_assert_true(bt_process_alive(pid));
     return pid;
 }
 
@@ -320,7 +208,7 @@ test_two_disks(Fixture *f, gconstpointer data)
     g_autoptr(GError) err = NULL;
     g_autofree char *sum0 = file_checksum(f->disk[0]);
     g_autofree char *sum1 = file_checksum(f->disk[1]);
-    g_autofree char *conf = NULL, *line = NULL, *left = NULL;
+    g_autofree char *conf = NULL, *line = NULL;
     g_autofree char *s0 = NULL, *s1 = NULL;
     int domid = create(f, def, FALSE), status;
     pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
@@ -334,23 +222,22 @@ test_two_disks(Fixture *f, gconstpointer data)
         g_assert_null(strstr(conf, "disk1.img"));
     }
     g_usleep(1000000);
-    g_assert_true(process_alive(dp));
+    g_assert_true(bt_process_alive(dp));
     /* a read of the image file by another process sees the writes */
     s0 = file_checksum(f->disk[0]);
     s1 = file_checksum(f->disk[1]);
     g_assert_cmpstr(s0, !=, sum0);
     g_assert_cmpstr(s1, !=, sum1);
-    line = heartbeat_check(f, &status);
+    line = bt_heartbeat_check(f->disk[0], &status);
     g_assert_cmpint(status, ==, 0);
-    g_assert_cmpuint(field(line, "records"), >=, 20);
-    g_assert_cmpuint(field(line, "missing"), ==, 0);
+    g_assert_cmpuint(bt_field(line, "records"), >=, 20);
+    g_assert_cmpuint(bt_field(line, "missing"), ==, 0);
 
     g_assert_true(f->ops->destroy(f->b, domid, &err));
     g_assert_no_error(err);
-    g_assert_false(process_alive(guest));
+    g_assert_false(bt_process_alive(guest));
     g_assert_true(wait_gone(dp));
-    left = leftovers(f, domid);
-    g_assert_cmpstr(left, ==, "");
+    assert_no_leftovers(f, domid);
     {
         g_autofree char *log = state_file(f, domid, "dp.log");
         g_assert_false(g_file_test(log, G_FILE_TEST_EXISTS));
@@ -372,10 +259,10 @@ test_direct(Fixture *f, gconstpointer data)
     dp_pid = state_file(f, domid, "dp.pid");
     g_assert_false(g_file_test(dp_pid, G_FILE_TEST_EXISTS));
     /* the guest is the only process of this test */
-    g_assert_cmpint(procs_with(f->dir, procs, 8), ==, 1);
+    g_assert_cmpint(bt_procs_with(f->dir, procs, 8), ==, 1);
     g_assert_cmpint(procs[0], ==, read_pid(f, domid, "pid"));
     g_usleep(300000);
-    line = heartbeat_check(f, &status);
+    line = bt_heartbeat_check(f->disk[0], &status);
     g_assert_cmpint(status, ==, 0);
     g_assert_true(f->ops->destroy(f->b, domid, &err));
 }
@@ -406,7 +293,7 @@ test_reconnect(Fixture *f, gconstpointer data)
     g_usleep(200000);
     g_clear_pointer(&f->b, xm_backend_free);
     g_usleep(300000);
-    g_assert_true(process_alive(dp));
+    g_assert_true(bt_process_alive(dp));
     open_backend(f);
     g_assert_true(f->ops->reconnect(f->b, &ids, &n, &err));
     g_assert_no_error(err);
@@ -419,10 +306,10 @@ test_reconnect(Fixture *f, gconstpointer data)
     g_usleep(300000);
     g_assert_cmpuint(hb_seq(f, domid), >, seq);
     g_assert_true(f->ops->pause(f->b, domid, &err));
-    line = heartbeat_check(f, &status);
+    line = bt_heartbeat_check(f->disk[0], &status);
     g_assert_cmpint(status, ==, 0);
-    g_assert_cmpuint(field(line, "missing"), ==, 0);
-    g_assert_cmpuint(field(line, "last"), ==, hb_seq(f, domid));
+    g_assert_cmpuint(bt_field(line, "missing"), ==, 0);
+    g_assert_cmpuint(bt_field(line, "last"), ==, hb_seq(f, domid));
 
     /* the reconnected daemon still goes with its guest */
     g_assert_true(f->ops->destroy(f->b, domid, &err));
@@ -436,7 +323,6 @@ test_datapath_killed(Fixture *f, gconstpointer data)
 {
     g_autoptr(XmDomainDef) def = make_def(f, "dp-victim", 20, 0);
     g_autofree int *ids = NULL;
-    g_autofree char *left = NULL;
     size_t n = 0;
     int domid = create(f, def, FALSE);
     pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
@@ -446,8 +332,7 @@ test_datapath_killed(Fixture *f, gconstpointer data)
     g_assert_true(wait_gone(guest));
     g_assert_true(f->ops->list(f->b, &ids, &n, NULL));
     g_assert_cmpuint(n, ==, 0);
-    left = leftovers(f, domid);
-    g_assert_cmpstr(left, ==, "");
+    assert_no_leftovers(f, domid);
 }
 
 /* A daemon that hangs (stopped) does not hang destroy: it is killed once
@@ -457,7 +342,6 @@ test_datapath_hung(Fixture *f, gconstpointer data)
 {
     g_autoptr(XmDomainDef) def = make_def(f, "dp-hung", 20, 0);
     g_autoptr(GError) err = NULL;
-    g_autofree char *left = NULL;
     int domid = create(f, def, FALSE);
     pid_t dp = assert_datapath(f, domid);
     gint64 t0;
@@ -468,8 +352,7 @@ test_datapath_hung(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * G_USEC_PER_SEC);
     g_assert_true(wait_gone(dp));
-    left = leftovers(f, domid);
-    g_assert_cmpstr(left, ==, "");
+    assert_no_leftovers(f, domid);
 }
 
 /* Same while paused: a guest that does not write notices nothing, the
@@ -478,15 +361,49 @@ static void
 test_datapath_killed_paused(Fixture *f, gconstpointer data)
 {
     g_autoptr(XmDomainDef) def = make_def(f, "dp-sleeper", 20, 0);
-    g_autofree char *left = NULL;
     int domid = create(f, def, TRUE);
     pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
 
     g_assert_cmpint(kill(dp, SIGKILL), ==, 0);
     g_assert_cmpint(event_log_wait(&f->events, domid, 5000), ==, XM_DOMAIN_EVENT_CRASHED);
     g_assert_true(wait_gone(guest));
-    left = leftovers(f, domid);
-    g_assert_cmpstr(left, ==, "");
+    assert_no_leftovers(f, domid);
+}
+
+/* A domain started with its daemon, then the backend gone as in a
+ * libvirtd restart, and meanwhile its guest (@kill_guest) or its daemon
+ * killed. Returns the domid; the process left alive in *@other. */
+static int
+start_then_kill_unwatched(Fixture *f, const char *name, gboolean paused,
+                          gboolean kill_guest, pid_t *other)
+{
+    g_autoptr(XmDomainDef) def = make_def(f, name, 20, 0);
+    int domid = create(f, def, paused);
+    pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
+    pid_t victim = kill_guest ? guest : dp;
+
+    g_clear_pointer(&f->b, xm_backend_free);
+    kill(victim, SIGKILL);
+    g_assert_true(wait_gone(victim));
+    *other = kill_guest ? dp : guest;
+    return domid;
+}
+
+/* A new backend's reconnect adopts no domain, @gone goes away and nothing
+ * of @domid is left. */
+static void
+assert_reconnect_clears(Fixture *f, int domid, pid_t gone)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree int *ids = NULL;
+    size_t n = 0;
+
+    open_backend(f);
+    g_assert_true(f->ops->reconnect(f->b, &ids, &n, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(n, ==, 0);
+    g_assert_true(wait_gone(gone));
+    assert_no_leftovers(f, domid);
 }
 
 /* A daemon that died while no backend watched: reconnect does not adopt a
@@ -494,24 +411,10 @@ test_datapath_killed_paused(Fixture *f, gconstpointer data)
 static void
 test_reconnect_datapath_dead(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def(f, "dp-orphan", 20, 0);
-    g_autoptr(GError) err = NULL;
-    g_autofree int *ids = NULL;
-    g_autofree char *left = NULL;
-    size_t n = 0;
-    int domid = create(f, def, TRUE);
-    pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
+    pid_t guest;
+    int domid = start_then_kill_unwatched(f, "dp-orphan", TRUE, FALSE, &guest);
 
-    g_clear_pointer(&f->b, xm_backend_free);
-    kill(dp, SIGKILL);
-    g_assert_true(wait_gone(dp));
-    open_backend(f);
-    g_assert_true(f->ops->reconnect(f->b, &ids, &n, &err));
-    g_assert_no_error(err);
-    g_assert_cmpuint(n, ==, 0);
-    g_assert_true(wait_gone(guest));
-    left = leftovers(f, domid);
-    g_assert_cmpstr(left, ==, "");
+    assert_reconnect_clears(f, domid, guest);
 }
 
 /* A guest that died while no backend watched: reconnect forgets it and
@@ -519,25 +422,11 @@ test_reconnect_datapath_dead(Fixture *f, gconstpointer data)
 static void
 test_reconnect_guest_dead(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def(f, "dp-ghost", 20, 0);
-    g_autoptr(GError) err = NULL;
-    g_autofree int *ids = NULL;
-    g_autofree char *left = NULL;
-    size_t n = 0;
-    int domid = create(f, def, FALSE);
-    pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
+    pid_t dp;
+    int domid = start_then_kill_unwatched(f, "dp-ghost", FALSE, TRUE, &dp);
 
-    g_clear_pointer(&f->b, xm_backend_free);
-    kill(guest, SIGKILL);
-    g_assert_true(wait_gone(guest));
-    g_assert_true(process_alive(dp));
-    open_backend(f);
-    g_assert_true(f->ops->reconnect(f->b, &ids, &n, &err));
-    g_assert_no_error(err);
-    g_assert_cmpuint(n, ==, 0);
-    g_assert_true(wait_gone(dp));
-    left = leftovers(f, domid);
-    g_assert_cmpstr(left, ==, "");
+    g_assert_true(bt_process_alive(dp));
+    assert_reconnect_clears(f, domid, dp);
 }
 
 /* A start cut short between the daemon and the guest (libvirtd killed):
@@ -545,30 +434,16 @@ test_reconnect_guest_dead(Fixture *f, gconstpointer data)
 static void
 test_reconnect_datapath_alone(Fixture *f, gconstpointer data)
 {
-    g_autoptr(XmDomainDef) def = make_def(f, "dp-alone", 20, 0);
-    g_autoptr(GError) err = NULL;
-    g_autofree int *ids = NULL;
-    g_autofree char *left = NULL;
     g_autofree char *pidf = NULL, *conf = NULL;
-    size_t n = 0;
-    int domid = create(f, def, TRUE);
-    pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
+    pid_t dp;
+    int domid = start_then_kill_unwatched(f, "dp-alone", TRUE, TRUE, &dp);
 
-    g_clear_pointer(&f->b, xm_backend_free);
-    kill(guest, SIGKILL);
-    g_assert_true(wait_gone(guest));
     /* as if the guest had never been started */
     pidf = state_file(f, domid, "pid");
     conf = state_file(f, domid, "conf");
     g_assert_cmpint(unlink(pidf), ==, 0);
     g_assert_cmpint(unlink(conf), ==, 0);
-    open_backend(f);
-    g_assert_true(f->ops->reconnect(f->b, &ids, &n, &err));
-    g_assert_no_error(err);
-    g_assert_cmpuint(n, ==, 0);
-    g_assert_true(wait_gone(dp));
-    left = leftovers(f, domid);
-    g_assert_cmpstr(left, ==, "");
+    assert_reconnect_clears(f, domid, dp);
 }
 
 static void
@@ -589,15 +464,13 @@ test_shutdown_and_reboot(Fixture *f, gconstpointer data)
     g_autoptr(XmDomainDef) a = make_def(f, "dp-poweroff", 0, 0);
     g_autoptr(XmDomainDef) b = make_def(f, "dp-rebooter", 0, 0);
     g_autoptr(GError) err = NULL;
-    g_autofree char *left_a = NULL, *left_b = NULL;
     int da = create(f, a, FALSE), db;
     pid_t dpa = assert_datapath(f, da), dpb;
 
     g_assert_true(f->ops->shutdown(f->b, da, &err));
     g_assert_cmpint(event_log_wait(&f->events, da, 5000), ==, XM_DOMAIN_EVENT_SHUTDOWN);
     g_assert_true(wait_gone(dpa));
-    left_a = leftovers(f, da);
-    g_assert_cmpstr(left_a, ==, "");
+    assert_no_leftovers(f, da);
 
     /* a reboot ends the process: the daemon goes with it, the restart
      * (the driver's create) brings a new one */
@@ -606,8 +479,7 @@ test_shutdown_and_reboot(Fixture *f, gconstpointer data)
     g_assert_true(f->ops->reboot(f->b, db, &err));
     g_assert_cmpint(event_log_wait(&f->events, db, 5000), ==, XM_DOMAIN_EVENT_REBOOT);
     g_assert_true(wait_gone(dpb));
-    left_b = leftovers(f, db);
-    g_assert_cmpstr(left_b, ==, "");
+    assert_no_leftovers(f, db);
     db = create(f, b, FALSE);
     g_assert_cmpint(assert_datapath(f, db), !=, dpb);
 }
@@ -644,10 +516,10 @@ test_restore(Fixture *f, gconstpointer data)
     g_assert_true(f->ops->unpause(f->b, restored, &err));
     g_usleep(300000);
     g_assert_true(f->ops->pause(f->b, restored, &err));
-    line = heartbeat_check(f, &status);
+    line = bt_heartbeat_check(f->disk[0], &status);
     g_assert_cmpint(status, ==, 0);
-    g_assert_cmpuint(field(line, "missing"), ==, 0);
-    g_assert_cmpuint(field(line, "last"), >, seq + 5);
+    g_assert_cmpuint(bt_field(line, "missing"), ==, 0);
+    g_assert_cmpuint(bt_field(line, "last"), >, seq + 5);
 }
 
 /* The guest fails after its daemon started (a bad save image): the daemon
@@ -658,7 +530,6 @@ test_restore_fails(Fixture *f, gconstpointer data)
     g_autoptr(XmDomainDef) def = make_def(f, "dp-garbage", 20, 0);
     g_autoptr(GError) err = NULL;
     g_autofree char *img = g_build_filename(f->dir, "garbage.img", NULL);
-    g_autofree char *left = NULL;
     pid_t procs[8];
     int fd;
 
@@ -668,9 +539,8 @@ test_restore_fails(Fixture *f, gconstpointer data)
     close(fd);
     g_assert_error(err, XM_ERROR, XM_ERR_OPERATION_FAILED);
     g_test_message("refused: %s", err->message);
-    g_assert_cmpint(procs_with(f->dir, procs, 8), ==, 0);
-    left = leftovers(f, 1);
-    g_assert_cmpstr(left, ==, "");
+    g_assert_cmpint(bt_procs_with(f->dir, procs, 8), ==, 0);
+    assert_no_leftovers(f, 1);
 }
 
 /* The daemon refuses a disk (a FIFO is no image): the start fails with the
@@ -681,7 +551,6 @@ test_datapath_start_fails(Fixture *f, gconstpointer data)
     g_autoptr(XmDomainDef) def = make_def(f, "dp-fifo", 20, 0);
     g_autoptr(GError) err = NULL;
     g_autofree char *fifo = g_build_filename(f->dir, "fifo.img", NULL);
-    g_autofree char *left = NULL;
     g_autofree int *ids = NULL;
     size_t n = 0;
     pid_t procs[8];
@@ -693,11 +562,10 @@ test_datapath_start_fails(Fixture *f, gconstpointer data)
     g_assert_nonnull(err);
     g_test_message("refused: %s", err->message);
     g_assert_nonnull(strstr(err->message, "fifo.img"));
-    g_assert_cmpint(procs_with(f->dir, procs, 8), ==, 0);
+    g_assert_cmpint(bt_procs_with(f->dir, procs, 8), ==, 0);
     g_assert_true(f->ops->list(f->b, &ids, &n, NULL));
     g_assert_cmpuint(n, ==, 0);
-    left = leftovers(f, 1);
-    g_assert_cmpstr(left, ==, "");
+    assert_no_leftovers(f, 1);
 }
 
 int
@@ -707,8 +575,7 @@ main(int argc, char **argv)
                                            "xenmig-datapath", NULL);
 
     g_test_init(&argc, &argv, NULL);
-    signal(SIGABRT, on_abort);
-    signal(SIGTERM, on_abort);
+    bt_kill_on_abort();
     /* this build tree's programs, whatever the environment */
     g_setenv("XENMIG_SIM_GUEST", BUILDDIR "/src/backend/xenmig-sim-guest", TRUE);
     g_setenv("XENMIG_DATAPATH", dp, TRUE);

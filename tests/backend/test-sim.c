@@ -22,6 +22,7 @@
 #include <xenmig/backend.h>
 #include <xenmig/error.h>
 #include "backend/sim-proto.h"
+#include "backend-test.h"
 #include "event-log.h"
 
 #define MAX_PIDS 256
@@ -67,29 +68,13 @@ open_backend(Fixture *f)
     return b;
 }
 
-static char *
-make_disk(const char *dir, const char *name, guint64 size)
-{
-    char *path = g_build_filename(dir, name, NULL);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, size), ==, 0);
-    close(fd);
-    return path;
-}
-
 static void
 setup(Fixture *f, gconstpointer data)
 {
     f->dir = g_dir_make_tmp("xm-sim-XXXXXX", NULL);
     g_assert_nonnull(f->dir);
-    f->disk = make_disk(f->dir, "disk0.img", 16 * 1024 * 1024);
-    f->cfg.backend = (char *) "sim";
-    f->cfg.state_dir = g_build_filename(f->dir, "state", NULL);
-    f->cfg.sim_host_name = (char *) "host-a";
-    f->cfg.sim_host_memory_mib = 1024;
-    f->cfg.sim_host_cpus = 2;
+    f->disk = bt_make_disk(f->dir, "disk0.img", 16 * 1024 * 1024);
+    bt_sim_config(&f->cfg, f->dir);
     event_log_init(&f->events);
     f->b = open_backend(f);
     f->ops = xm_backend_ops(f->b);
@@ -242,19 +227,6 @@ ram_checksum(Fixture *f, int domid)
     return xm_sim_reply_get(reply, "checksum");
 }
 
-static gboolean
-process_alive(pid_t pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int) pid);
-    g_autofree char *text = NULL;
-    const char *p;
-
-    if (!g_file_get_contents(path, &text, NULL, NULL))
-        return FALSE;
-    p = strrchr(text, ')');
-    return p && p[2] != 'Z' && p[2] != 'X';
-}
-
 static guint
 count_pid_files(Fixture *f)
 {
@@ -267,32 +239,6 @@ count_pid_files(Fixture *f)
     while (d && (e = g_dir_read_name(d)))
         n += g_str_has_suffix(e, ".pid") && !g_str_has_suffix(e, ".dp.pid");
     return n;
-}
-
-/* Runs "xenmig-sim-guest heartbeat-check" on the disk; returns its line. */
-static char *
-heartbeat_check(Fixture *f, int *status)
-{
-    g_autofree char *prog = g_build_filename(BUILDDIR, "src", "backend",
-                                             "xenmig-sim-guest", NULL);
-    const char *argv[] = { prog, "heartbeat-check", f->disk, NULL };
-    g_autoptr(GError) err = NULL;
-    char *out = NULL;
-    int wstatus = 0;
-
-    g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL,
-                               NULL, &out, NULL, &wstatus, &err));
-    g_assert_no_error(err);
-    *status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
-    g_strstrip(out);
-    g_test_message("heartbeat-check: %s", out);
-    return out;
-}
-
-static guint64
-field(const char *line, const char *key)
-{
-    return xm_sim_reply_get_u64(line, key, G_MAXUINT64);
 }
 
 static void
@@ -367,7 +313,7 @@ test_destroy(Fixture *f, gconstpointer data)
     g_assert_true(f->ops->info(f->b, domid, &info, &err));
     g_assert_cmpint(info.state, ==, XM_DOMSTATE_PAUSED);
     g_assert_true(f->ops->destroy(f->b, domid, &err));
-    g_assert_false(process_alive(pid));
+    g_assert_false(bt_process_alive(pid));
     /* a destroy is no news: no event */
     g_assert_cmpint(event_log_wait(&f->events, domid, 700), ==, -1);
     g_assert_false(f->ops->destroy(f->b, domid, &err));
@@ -448,13 +394,13 @@ test_heartbeat(Fixture *f, gconstpointer data)
 
     g_usleep(1000000);
     g_assert_true(f->ops->pause(f->b, domid, &err));
-    line = heartbeat_check(f, &status);
+    line = bt_heartbeat_check(f->disk, &status);
     g_assert_cmpint(status, ==, 0);
-    g_assert_cmpuint(field(line, "records"), >=, 30);
-    g_assert_cmpuint(field(line, "missing"), ==, 0);
-    g_assert_cmpuint(field(line, "first"), ==, 1);
-    g_assert_cmpuint(field(line, "last"), ==, hb_seq(f, domid));
-    g_assert_cmpuint(field(line, "max_gap_ms"), <, 500);
+    g_assert_cmpuint(bt_field(line, "records"), >=, 30);
+    g_assert_cmpuint(bt_field(line, "missing"), ==, 0);
+    g_assert_cmpuint(bt_field(line, "first"), ==, 1);
+    g_assert_cmpuint(bt_field(line, "last"), ==, hb_seq(f, domid));
+    g_assert_cmpuint(bt_field(line, "max_gap_ms"), <, 500);
     g_assert_nonnull(strstr(line, " hosts=host-a"));
 }
 
@@ -501,11 +447,11 @@ save_restore(Fixture *f, guint flags)
     g_assert_true(f->ops->unpause(f->b, restored, &err));
     g_usleep(300000);
     g_assert_true(f->ops->pause(f->b, restored, &err));
-    line = heartbeat_check(f, &status);
+    line = bt_heartbeat_check(f->disk, &status);
     g_assert_cmpint(status, ==, 0);
-    g_assert_cmpuint(field(line, "missing"), ==, 0);
-    g_assert_cmpuint(field(line, "first"), ==, 1);
-    g_assert_cmpuint(field(line, "last"), >, seq + 5);
+    g_assert_cmpuint(bt_field(line, "missing"), ==, 0);
+    g_assert_cmpuint(bt_field(line, "first"), ==, 1);
+    g_assert_cmpuint(bt_field(line, "last"), >, seq + 5);
 }
 
 static void
@@ -699,7 +645,7 @@ test_reconnect(Fixture *f, gconstpointer data)
     xm_backend_free(f->b);         /* like a libvirtd stop: guests keep running */
     f->b = NULL;
     g_usleep(300000);
-    g_assert_true(process_alive(pid));
+    g_assert_true(bt_process_alive(pid));
 
     f->b = open_backend(f);
     g_assert_true(f->ops->list(f->b, &ids, &n, &err));
@@ -717,10 +663,10 @@ test_reconnect(Fixture *f, gconstpointer data)
     g_usleep(200000);
     g_assert_cmpuint(hb_seq(f, domid), >, seq);
     g_assert_true(f->ops->pause(f->b, domid, &err));
-    line = heartbeat_check(f, &status);
+    line = bt_heartbeat_check(f->disk, &status);
     g_assert_cmpint(status, ==, 0);
-    g_assert_cmpuint(field(line, "missing"), ==, 0);
-    g_assert_cmpuint(field(line, "max_gap_ms"), <, 1000);
+    g_assert_cmpuint(bt_field(line, "missing"), ==, 0);
+    g_assert_cmpuint(bt_field(line, "max_gap_ms"), <, 1000);
 
     /* domids keep growing across backends */
     g_autoptr(XmDomainDef) other = make_def(f, "newcomer", 0, 0, 0);
@@ -745,7 +691,7 @@ test_reconnect_forgets_dead(Fixture *f, gconstpointer data)
     xm_backend_free(f->b);
     f->b = NULL;
     kill(pid, SIGKILL);
-    for (int i = 0; i < 100 && process_alive(pid); i++)
+    for (int i = 0; i < 100 && bt_process_alive(pid); i++)
         g_usleep(20000);
     f->b = open_backend(f);
     g_assert_true(f->ops->reconnect(f->b, &ids, &n, &err));
@@ -803,8 +749,8 @@ test_live_save_iterates(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     close(fd);
     g_test_message("live save: %s", reply);
-    g_assert_cmpuint(field(reply, "passes"), >=, 2);
-    g_assert_cmpuint(field(reply, "pages"), >, 32 * 1024 / 4);
+    g_assert_cmpuint(bt_field(reply, "passes"), >=, 2);
+    g_assert_cmpuint(bt_field(reply, "pages"), >, 32 * 1024 / 4);
 }
 
 typedef struct {
@@ -881,10 +827,10 @@ test_migrate_over_socket(Fixture *f, gconstpointer data)
     g_usleep(300000);
     g_assert_true(ops2->pause(f->b2, dst, &err));
 
-    line = heartbeat_check(f, &status);
+    line = bt_heartbeat_check(f->disk, &status);
     g_assert_cmpint(status, ==, 0);
-    g_assert_cmpuint(field(line, "missing"), ==, 0);
-    g_assert_cmpuint(field(line, "last"), >, seq + 5);
+    g_assert_cmpuint(bt_field(line, "missing"), ==, 0);
+    g_assert_cmpuint(bt_field(line, "last"), >, seq + 5);
     g_assert_nonnull(strstr(line, " hosts=host-a,host-b"));
 }
 
@@ -916,10 +862,10 @@ test_nbd_disk(Fixture *f, gconstpointer data)
     domid = create(f, def, FALSE);
     g_usleep(500000);
     g_assert_true(f->ops->pause(f->b, domid, &err));
-    line = heartbeat_check(f, &status);
+    line = bt_heartbeat_check(f->disk, &status);
     g_assert_cmpint(status, ==, 0);
-    g_assert_cmpuint(field(line, "records"), >=, 10);
-    g_assert_cmpuint(field(line, "last"), ==, hb_seq(f, domid));
+    g_assert_cmpuint(bt_field(line, "records"), >=, 10);
+    g_assert_cmpuint(bt_field(line, "last"), ==, hb_seq(f, domid));
 }
 
 int
