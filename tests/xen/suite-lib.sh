@@ -83,6 +83,37 @@ xt_collect() {
         base64 -d 2> /dev/null | tar -C "$d" -xf - 2> /dev/null || true
 }
 
+# XT_DIAG: what a dom0 is doing, for a step that got no answer: whether
+# libvirtd answers at all, and where each of its threads waits (kernel
+# stack and wait channel; a thread blocked on a lock in libvirtd shows
+# futex_wait), plus every process's state (D: stuck in the kernel, e.g.
+# on an NBD device).
+XT_DIAG='
+echo "== virsh list (20 s limit)"
+t0=$(date +%s%N)
+timeout 20 virsh -c xen:///system list --all 2>&1
+echo "exit $? after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+for p in $(pidof libvirtd xenmig-datapath nbd-client 2> /dev/null); do
+    echo "== pid $p: $(tr "\0" " " < /proc/$p/cmdline)"
+    for t in /proc/$p/task/*; do
+        echo "-- thread ${t##*/} $(cat $t/comm) state $(cut -d" " -f3 $t/stat) wchan $(cat $t/wchan 2> /dev/null)"
+        cat $t/stack 2> /dev/null | head -12
+    done
+done
+echo "== processes"
+ps -eo pid,ppid,stat,wchan:32,etime,args
+echo "== /dev/nbd*"
+for f in /sys/block/nbd*/pid; do [ -e "$f" ] && echo "$f: $(cat $f)"; done
+'
+
+# xt_diag HOST [TAG]: XT_DIAG on HOST's dom0 (agent port 2) into its
+# logs, diag[-TAG].txt.
+xt_diag() {
+    local d=$XENMIG_XEN_RUN/logs-$1
+    mkdir -p "$d"
+    "$HOSTCTL" run "$1" -p 2 -t 90 "$XT_DIAG" > "$d/diag${2:+-$2}.txt" 2>&1 || true
+}
+
 # xt_classify DIR: "libxc" when Xen's migration code failed, "guest" when
 # the test guest triple-faulted (a flake of PVH guests under nested TCG,
 # seen at boot: Xen logs "Triple fault"), else "xenmig".
@@ -118,6 +149,8 @@ xt_run_scenario() {
             echo "-- timings:"
             sed 's/^/   /' "$XENMIG_XEN_RUN/timings"
         else
+            xt_diag a
+            [ "$nhosts" != 2 ] || xt_diag b
             xt_collect a
             [ "$nhosts" != 2 ] || xt_collect b
             cp "$XENMIG_XEN_RUN"/*.console "$XENMIG_XEN_RUN/logs-a/" 2> /dev/null || true

@@ -61,7 +61,9 @@ asked_again() {
     local try
     for try in 1 2 3; do
         "$1" -t 60 "$2" && return 0
-        echo "no success from the dom0 (try $try)" >&2
+        echo "no success from the dom0 (try $try); its state: logs-*/diag-noanswer$try.txt" >&2
+        # HOSTFN A/B/A1/B1 -> host a/b
+        xt_diag "$(echo "${1:0:1}" | tr AB ab)" "noanswer$try"
     done
     return 1
 }
