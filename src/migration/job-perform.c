@@ -166,8 +166,6 @@ check_mirrors(XmMigration *job, GError **error)
     return TRUE;
 }
 
-/* Copy-dirty passes until the last complete pass of every disk fits the
- * downtime budget, or the pass limit. */
 /* Keeps the destination from taking a long quiet spell (disk passes, the
  * final drain of a big disk) for a dead source. */
 typedef struct {
@@ -236,17 +234,102 @@ keepalive_stop(Keepalive *k)
  * are hashed), the switchover does not wait for it any more. */
 #define UNVERIFIED_PATIENCE_US (3 * G_USEC_PER_SEC)
 
-static gboolean
-copy_disks(XmMigration *job, GError **error)
+/* The downtime budget in bytes: what the disks copy within the allowed
+ * downtime at their measured rate (or the limit). Under job->lock. */
+static guint64
+budget_locked(XmMigration *job)
 {
-    guint judged = 1, stalled = 0;
-    guint64 best_delta = G_MAXUINT64, best_unverified = G_MAXUINT64;
+    guint64 rate = 0;
+
+    for (size_t i = 0; i < job->ndisks; i++)
+        rate += job->disks[i].last.rate;
+    if (job->bandwidth_mib)
+        rate = rate ? MIN(rate, job->bandwidth_mib * 1024 * 1024)
+                    : job->bandwidth_mib * 1024 * 1024;
+    else if (!rate)
+        rate = DEFAULT_RATE;
+    return job->max_downtime_ms * rate / 1000;
+}
+
+/* Tracked disks (the datapath's mirror jobs): after the bulk copy, what
+ * is dirty now is what the paused guest's final drain would copy, and
+ * what is not verified yet is what it would hash. */
+static gboolean
+converge_tracked(XmMigration *job, GError **error)
+{
+    guint64 best_unverified = G_MAXUINT64;
     gint64 unverified_since = g_get_monotonic_time();
 
     for (;;) {
-        guint64 last_delta = 0, rate = 0, budget, tracked_dirty = 0, unverified = 0;
-        guint min_done = G_MAXUINT, tracked_pass = G_MAXUINT;
-        gboolean converged, tracked_ready = TRUE, tracked_sync = TRUE, scan = FALSE;
+        guint64 budget, dirty = 0, unverified = 0;
+        guint pass = G_MAXUINT;
+        gboolean converged, ready = TRUE, sync = TRUE;
+        gint64 now;
+
+        if (!xm_migration_check_cancel(job, error) || !check_mirrors(job, error))
+            return FALSE;
+
+        g_mutex_lock(&job->lock);
+        for (size_t i = 0; i < job->ndisks; i++) {
+            const XmMirrorProgress *p = &job->disks[i].last;
+
+            if (p->phase != XM_MIRROR_PHASE_DIRTY && p->phase != XM_MIRROR_PHASE_SYNC)
+                ready = FALSE;
+            if (p->phase != XM_MIRROR_PHASE_SYNC)
+                sync = FALSE;
+            dirty += p->dirty;
+            unverified += p->total - MIN(p->verified, p->total);
+            pass = MIN(pass, p->pass);
+        }
+        job->passes = pass == G_MAXUINT ? 0 : pass;
+        budget = budget_locked(job);
+        converged = ready && dirty <= budget;
+        g_mutex_unlock(&job->lock);
+
+        now = g_get_monotonic_time();
+        /* patience counts only while verification is all that is
+         * left: during a long bulk copy the unverified part cannot
+         * shrink, and must not use the patience up in advance */
+        if (!converged || unverified < best_unverified) {
+            best_unverified = unverified;
+            unverified_since = now;
+        }
+        /* the paused verification reads what is not verified yet:
+         * wait for the early verification while it makes headway */
+        if (converged && dirty + unverified > budget &&
+            now - unverified_since < UNVERIFIED_PATIENCE_US) {
+            g_usleep(POLL_MS * 1000);
+            continue;
+        }
+        if (converged) {
+            g_debug("tracked disks converged after %u passes: %" G_GUINT64_FORMAT
+                    " bytes dirty, %" G_GUINT64_FORMAT " not verified yet, budget %"
+                    G_GUINT64_FORMAT "%s", job->passes, dirty, unverified, budget,
+                    sync ? " (synchronous)" : "");
+            return TRUE;
+        }
+        /* the engine switches by itself when passes stop shrinking;
+         * a slow shrink must not go on for ever either */
+        if (ready && !sync && job->passes >= job->params.max_passes) {
+            for (size_t i = 0; i < job->ndisks; i++)
+                xm_disk_copier_request_sync(job->disks[i].mirror);
+        }
+        g_usleep(POLL_MS * 1000);
+    }
+}
+
+/* Scan disks: copy-dirty passes until the last complete pass of every
+ * disk fits the downtime budget, they stop shrinking, or the pass limit. */
+static gboolean
+converge_scan(XmMigration *job, GError **error)
+{
+    guint judged = 1, stalled = 0;
+    guint64 best_delta = G_MAXUINT64;
+
+    for (;;) {
+        guint64 last_delta = 0, budget;
+        guint min_done = G_MAXUINT;
+        gboolean converged;
 
         if (!xm_migration_check_cancel(job, error) || !check_mirrors(job, error))
             return FALSE;
@@ -256,73 +339,17 @@ copy_disks(XmMigration *job, GError **error)
             XmMigDisk *d = &job->disks[i];
             guint done = d->started ? d->started - 1 : 0;
 
-            rate += d->last.rate;
-            if (xm_disk_copier_is_tracked(d->mirror)) {
-                /* tracked: after the bulk copy, what is dirty now is
-                 * what the paused guest's final drain would copy */
-                XmMirrorPhase ph = d->last.phase;
-                if (ph != XM_MIRROR_PHASE_DIRTY && ph != XM_MIRROR_PHASE_SYNC)
-                    tracked_ready = FALSE;
-                if (ph != XM_MIRROR_PHASE_SYNC)
-                    tracked_sync = FALSE;
-                tracked_dirty += d->last.dirty;
-                unverified += d->last.total - MIN(d->last.verified, d->last.total);
-                tracked_pass = MIN(tracked_pass, d->last.pass);
-                continue;
-            }
-            scan = TRUE;
             if (done >= 1) {
                 guint64 *s = (guint64 *) d->pass_start_sent->data;
                 last_delta += s[done + 1] - s[done];
             }
             min_done = MIN(min_done, done);
         }
-        if (!scan)
-            min_done = tracked_pass == G_MAXUINT ? 0 : tracked_pass;
         job->passes = min_done;
-        if (job->bandwidth_mib)
-            rate = rate ? MIN(rate, job->bandwidth_mib * 1024 * 1024)
-                        : job->bandwidth_mib * 1024 * 1024;
-        else if (!rate)
-            rate = DEFAULT_RATE;
-        budget = job->max_downtime_ms * rate / 1000;
-        converged = (!scan || (min_done >= 2 && last_delta <= budget)) &&
-                    tracked_ready && last_delta + tracked_dirty <= budget;
+        budget = budget_locked(job);
+        converged = min_done >= 2 && last_delta <= budget;
         g_mutex_unlock(&job->lock);
 
-        if (!scan) {
-            gint64 now = g_get_monotonic_time();
-
-            /* patience counts only while verification is all that is
-             * left: during a long bulk copy the unverified part cannot
-             * shrink, and must not use the patience up in advance */
-            if (!converged || unverified < best_unverified) {
-                best_unverified = unverified;
-                unverified_since = now;
-            }
-            /* the paused verification reads what is not verified yet:
-             * wait for the early verification while it makes headway */
-            if (converged && tracked_dirty + unverified > budget &&
-                now - unverified_since < UNVERIFIED_PATIENCE_US) {
-                g_usleep(POLL_MS * 1000);
-                continue;
-            }
-            if (converged) {
-                g_debug("tracked disks converged after %u passes: %" G_GUINT64_FORMAT
-                        " bytes dirty, %" G_GUINT64_FORMAT " not verified yet, budget %"
-                        G_GUINT64_FORMAT "%s", min_done, tracked_dirty, unverified, budget,
-                        tracked_sync ? " (synchronous)" : "");
-                return TRUE;
-            }
-            /* the engine switches by itself when passes stop shrinking;
-             * a slow shrink must not go on for ever either */
-            if (tracked_ready && !tracked_sync && min_done >= job->params.max_passes) {
-                for (size_t i = 0; i < job->ndisks; i++)
-                    xm_disk_copier_request_sync(job->disks[i].mirror);
-            }
-            g_usleep(POLL_MS * 1000);
-            continue;
-        }
         if (min_done > judged && min_done >= 2) {
             /* a new complete pass (the bulk pass is not judged) */
             if (best_delta != G_MAXUINT64 &&
@@ -357,6 +384,16 @@ copy_disks(XmMigration *job, GError **error)
         }
         g_usleep(POLL_MS * 1000);
     }
+}
+
+/* Copies the disks until the switchover may start. The disks of a domain
+ * are all served by its datapath (tracked) or none is (scan). */
+static gboolean
+copy_disks(XmMigration *job, GError **error)
+{
+    if (xm_disk_copier_is_tracked(job->disks[0].mirror))
+        return converge_tracked(job, error);
+    return converge_scan(job, error);
 }
 
 typedef struct {
