@@ -37,6 +37,17 @@ bt_sim_config(XmBackendConfig *cfg, const char *dir)
     cfg->sim_host_cpus = 2;
 }
 
+int
+bt_create(XmBackend *b, const XmDomainDef *def, gboolean paused)
+{
+    g_autoptr(GError) err = NULL;
+    int domid = xm_backend_ops(b)->create(b, def, paused, &err);
+
+    g_assert_no_error(err);
+    g_assert_cmpint(domid, >, 0);
+    return domid;
+}
+
 gboolean
 bt_process_alive(pid_t pid)
 {

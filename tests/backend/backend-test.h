@@ -17,6 +17,9 @@ char *bt_make_disk(const char *dir, const char *name, guint64 size);
  * (cfg->state_dir is the caller's to free). */
 void bt_sim_config(XmBackendConfig *cfg, const char *dir);
 
+/* Creates @def on @b, asserting that it succeeds: its domid. */
+int bt_create(XmBackend *b, const XmDomainDef *def, gboolean paused);
+
 /* Alive and not a zombie. */
 gboolean bt_process_alive(pid_t pid);
 /* Runs "xenmig-sim-guest heartbeat-check" on @disk: its line, its exit

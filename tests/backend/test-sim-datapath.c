@@ -149,17 +149,6 @@ assert_no_leftovers(Fixture *f, int domid)
     g_assert_cmpstr(s->str, ==, "");
 }
 
-static int
-create(Fixture *f, const XmDomainDef *def, gboolean paused)
-{
-    g_autoptr(GError) err = NULL;
-    int domid = f->ops->create(f->b, def, paused, &err);
-
-    g_assert_no_error(err);
-    g_assert_cmpint(domid, >, 0);
-    return domid;
-}
-
 static guint64
 hb_seq(Fixture *f, int domid)
 {
@@ -210,7 +199,7 @@ test_two_disks(Fixture *f, gconstpointer data)
     g_autofree char *sum1 = file_checksum(f->disk[1]);
     g_autofree char *conf = NULL, *line = NULL;
     g_autofree char *s0 = NULL, *s1 = NULL;
-    int domid = create(f, def, FALSE), status;
+    int domid = bt_create(f->b, def, FALSE), status;
     pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
 
     /* the guest opens the daemon's sockets, not the images */
@@ -250,7 +239,7 @@ test_direct(Fixture *f, gconstpointer data)
     g_autoptr(XmDomainDef) def = make_def(f, "dp-direct", 20, 0);
     g_autoptr(GError) err = NULL;
     g_autofree char *ctl = NULL, *dp_pid = NULL, *line = NULL;
-    int domid = create(f, def, FALSE), status;
+    int domid = bt_create(f->b, def, FALSE), status;
     pid_t procs[8];
 
     ctl = f->ops->disk_datapath(f->b, domid, &err);
@@ -286,7 +275,7 @@ test_reconnect(Fixture *f, gconstpointer data)
     g_autofree int *ids = NULL;
     g_autofree char *line = NULL;
     size_t n = 0;
-    int domid = create(f, def, FALSE), status;
+    int domid = bt_create(f->b, def, FALSE), status;
     pid_t dp = assert_datapath(f, domid), dp_again;
     guint64 seq;
 
@@ -324,7 +313,7 @@ test_datapath_killed(Fixture *f, gconstpointer data)
     g_autoptr(XmDomainDef) def = make_def(f, "dp-victim", 20, 0);
     g_autofree int *ids = NULL;
     size_t n = 0;
-    int domid = create(f, def, FALSE);
+    int domid = bt_create(f->b, def, FALSE);
     pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
 
     g_assert_cmpint(kill(dp, SIGKILL), ==, 0);
@@ -342,7 +331,7 @@ test_datapath_hung(Fixture *f, gconstpointer data)
 {
     g_autoptr(XmDomainDef) def = make_def(f, "dp-hung", 20, 0);
     g_autoptr(GError) err = NULL;
-    int domid = create(f, def, FALSE);
+    int domid = bt_create(f->b, def, FALSE);
     pid_t dp = assert_datapath(f, domid);
     gint64 t0;
 
@@ -361,7 +350,7 @@ static void
 test_datapath_killed_paused(Fixture *f, gconstpointer data)
 {
     g_autoptr(XmDomainDef) def = make_def(f, "dp-sleeper", 20, 0);
-    int domid = create(f, def, TRUE);
+    int domid = bt_create(f->b, def, TRUE);
     pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
 
     g_assert_cmpint(kill(dp, SIGKILL), ==, 0);
@@ -378,7 +367,7 @@ start_then_kill_unwatched(Fixture *f, const char *name, gboolean paused,
                           gboolean kill_guest, pid_t *other)
 {
     g_autoptr(XmDomainDef) def = make_def(f, name, 20, 0);
-    int domid = create(f, def, paused);
+    int domid = bt_create(f->b, def, paused);
     pid_t dp = assert_datapath(f, domid), guest = read_pid(f, domid, "pid");
     pid_t victim = kill_guest ? guest : dp;
 
@@ -464,7 +453,7 @@ test_shutdown_and_reboot(Fixture *f, gconstpointer data)
     g_autoptr(XmDomainDef) a = make_def(f, "dp-poweroff", 0, 0);
     g_autoptr(XmDomainDef) b = make_def(f, "dp-rebooter", 0, 0);
     g_autoptr(GError) err = NULL;
-    int da = create(f, a, FALSE), db;
+    int da = bt_create(f->b, a, FALSE), db;
     pid_t dpa = assert_datapath(f, da), dpb;
 
     g_assert_true(f->ops->shutdown(f->b, da, &err));
@@ -474,13 +463,13 @@ test_shutdown_and_reboot(Fixture *f, gconstpointer data)
 
     /* a reboot ends the process: the daemon goes with it, the restart
      * (the driver's create) brings a new one */
-    db = create(f, b, FALSE);
+    db = bt_create(f->b, b, FALSE);
     dpb = assert_datapath(f, db);
     g_assert_true(f->ops->reboot(f->b, db, &err));
     g_assert_cmpint(event_log_wait(&f->events, db, 5000), ==, XM_DOMAIN_EVENT_REBOOT);
     g_assert_true(wait_gone(dpb));
     assert_no_leftovers(f, db);
-    db = create(f, b, FALSE);
+    db = bt_create(f->b, b, FALSE);
     g_assert_cmpint(assert_datapath(f, db), !=, dpb);
 }
 
@@ -492,7 +481,7 @@ test_restore(Fixture *f, gconstpointer data)
     g_autoptr(GError) err = NULL;
     g_autofree char *img = g_build_filename(f->dir, "save.img", NULL);
     g_autofree char *line = NULL;
-    int domid = create(f, def, FALSE), fd, restored, status;
+    int domid = bt_create(f->b, def, FALSE), fd, restored, status;
     pid_t dp = assert_datapath(f, domid), dp2;
     guint64 seq;
 
