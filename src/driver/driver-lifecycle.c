@@ -259,28 +259,34 @@ xmDomainReboot(virDomainPtr vdom, unsigned int flags)
     return ret;
 }
 
-/* Suspend and resume differ only in the target state, the backend call and
- * the event they raise; a domain already in the target state is left alone. */
 /* A guest a migration suspended (its memory stream ended, or a killed
  * libvirtd left it so) is not paused: the backend undoes a suspension
- * with resume, a pause with unpause. After a restart the object may only
- * say "paused (unknown)": then unpause is tried first. */
+ * with resume, a pause with unpause, and refuses the other one with
+ * XM_ERR_OPERATION_INVALID. The object's reason says which one to try
+ * first ("paused (migrating)": resume), but after a restart or a failed
+ * migration it may not know: the refusal then tries the other op, so an
+ * admin can always resume such a guest. */
 static gboolean
 resume_backend(XmDomObj *dom, int domid, GError **error)
 {
     g_autoptr(GError) err = NULL;
+    gboolean suspended = dom->reason == VIR_DOMAIN_PAUSED_MIGRATION;
+    gboolean ok;
 
-    if (dom->reason == VIR_DOMAIN_PAUSED_MIGRATION)
-        return xm_ops()->resume(xm_driver->backend, domid, error);
-    if (xm_ops()->unpause(xm_driver->backend, domid, &err))
-        return TRUE;
-    if (dom->reason == VIR_DOMAIN_PAUSED_UNKNOWN &&
-        xm_ops()->resume(xm_driver->backend, domid, NULL))
-        return TRUE;
-    g_propagate_error(error, g_steal_pointer(&err));
-    return FALSE;
+    ok = suspended ? xm_ops()->resume(xm_driver->backend, domid, &err)
+                   : xm_ops()->unpause(xm_driver->backend, domid, &err);
+    if (!ok && g_error_matches(err, XM_ERROR, XM_ERR_OPERATION_INVALID)) {
+        g_clear_error(&err);
+        ok = suspended ? xm_ops()->unpause(xm_driver->backend, domid, &err)
+                       : xm_ops()->resume(xm_driver->backend, domid, &err);
+    }
+    if (!ok)
+        g_propagate_error(error, g_steal_pointer(&err));
+    return ok;
 }
 
+/* Suspend and resume differ only in the target state, the backend call and
+ * the event they raise; a domain already in the target state is left alone. */
 static int
 set_paused(virDomainPtr vdom, gboolean pause)
 {
@@ -314,6 +320,9 @@ set_paused(virDomainPtr vdom, gboolean pause)
         } else {
             dom->state = XM_DOMSTATE_RUNNING;
             dom->reason = VIR_DOMAIN_RUNNING_UNPAUSED;
+            /* the admin decided where it runs: a record kept by a failed
+             * migration must not act on a later pause after a restart */
+            xm_migrate_outrec_clear(dom->uuid);
         }
         xm_dom_save_status(dom, NULL);
         if (pause)
