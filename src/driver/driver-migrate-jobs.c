@@ -149,12 +149,14 @@ xm_migrate_unregister(const uint8_t *uuid, XmMigrateSide side, gboolean ok)
 {
     g_autofree char *key = entry_key(uuid, side);
     XmMigrateEntry *e;
+    gboolean keep_record = FALSE;
 
     g_mutex_lock(&reg_lock);
     reg_init_locked();
     e = g_hash_table_lookup(reg_entries, key);
     if (e) {
         Tuning *t = tuning_locked(uuid);
+        keep_record = e->keep_record;
         g_hash_table_remove(reg_entries, key);
         if (e->job) {
             xm_migration_get_stats(e->job, &t->done);
@@ -174,7 +176,7 @@ xm_migrate_unregister(const uint8_t *uuid, XmMigrateSide side, gboolean ok)
      * removed */
     if (side == XM_MIGRATE_IN)
         xm_migrate_record_clear(uuid);
-    else
+    else if (!keep_record)
         xm_migrate_outrec_clear(uuid);  /* the guest is resumed, or gone */
 }
 

@@ -203,6 +203,38 @@ resync_after_failure(XmDomObj *dom)
 }
 
 /*
+ * A failed Perform normally resumes the guest. It cannot when sending the
+ * completion record failed (the destination may have it and run the
+ * guest) or when the backend's resume failed: then the guest stays
+ * suspended, "paused (migrating)", the log says so, and TRUE tells the
+ * caller to keep the outgoing record for a restarted libvirtd.
+ */
+static gboolean
+left_suspended(XmDomObj *dom, const GError *err)
+{
+    XmDomainInfo info;
+    int domid = g_atomic_int_get(&dom->domid);
+
+    if (domid < 0 || !xm_ops()->info(xm_driver->backend, domid, &info, NULL) ||
+        info.state != XM_DOMSTATE_PAUSED)
+        return FALSE;
+    g_warning("domain %s: its failed outgoing migration left it suspended here (%s); "
+              "check whether the destination runs it, and resume it here only if not",
+              dom->name, err ? err->message : "unknown error");
+    if (dom->state != XM_DOMSTATE_PAUSED) {
+        dom->state = XM_DOMSTATE_PAUSED;
+        dom->reason = VIR_DOMAIN_PAUSED_MIGRATION;
+        xm_dom_save_status(dom, NULL);
+        xm_event_lifecycle(dom, VIR_DOMAIN_EVENT_SUSPENDED,
+                           VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED);
+    } else if (dom->reason != VIR_DOMAIN_PAUSED_MIGRATION) {
+        dom->reason = VIR_DOMAIN_PAUSED_MIGRATION;
+        xm_dom_save_status(dom, NULL);
+    }
+    return TRUE;
+}
+
+/*
  * Perform on @dom (locked) with the cookie from Prepare. On failure the
  * guest runs here again and the job is over (no Confirm follows).
  */
@@ -211,7 +243,7 @@ src_perform(XmDomObj *dom, const char *cookiein, char **cookie)
 {
     g_autoptr(GError) err = NULL;
     XmMigrateEntry *e = xm_migrate_lookup(dom->uuid, XM_MIGRATE_OUT);
-    gboolean ok;
+    gboolean ok, was_running;
 
     if (!e || e->busy) {
         XM_REPORT(VIR_ERR_OPERATION_INVALID, "%s",
@@ -228,6 +260,7 @@ src_perform(XmDomObj *dom, const char *cookiein, char **cookie)
     }
     /* The domain stays reachable (lookups, info, job info, abort) while
      * the data flows; the busy flag keeps Begin and Confirm off this job. */
+    was_running = dom->state != XM_DOMSTATE_PAUSED;
     e->busy = TRUE;
     g_mutex_unlock(&dom->lock);
     ok = xm_migration_perform(e->job, cookiein, cookie, &err);
@@ -235,6 +268,10 @@ src_perform(XmDomObj *dom, const char *cookiein, char **cookie)
     e->busy = FALSE;
     if (!ok) {
         XM_REPORT_GERROR(err);
+        if (was_running && left_suspended(dom, err)) {
+            /* its record keeps saying whether the destination may run it */
+            e->keep_record = TRUE;
+        }
         xm_migrate_unregister(dom->uuid, XM_MIGRATE_OUT, FALSE);
         resync_after_failure(dom);
         return FALSE;

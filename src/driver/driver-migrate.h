@@ -82,6 +82,11 @@ typedef struct {
     char *persist_xml;
     /* destination, offline: the definition Finish defines */
     XmDomainDef *offline_def;
+    /* source: the guest is still suspended by this migration although it
+     * is over (the completion record may or may not have arrived, or the
+     * resume failed): unregistering keeps <state_dir>/migrate-out/<uuid>,
+     * so a restarted libvirtd still knows what suspended it */
+    gboolean keep_record;
 } XmMigrateEntry;
 
 /* Adds @entry (taking it); FALSE if a migration of that domain on that side
