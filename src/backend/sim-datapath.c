@@ -19,12 +19,8 @@
 
 #define G_LOG_DOMAIN "xenmig-sim"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "backend/sim-private.h"
