@@ -17,36 +17,22 @@
 #define G_LOG_DOMAIN "xenmig-driver"
 #include "config.h"
 
-#include <errno.h>
-#include <glib/gstdio.h>
-#include <string.h>
 
 #include "driver-migrate.h"
 
-#define OUTGOING_DIR "migrate-out"
-#define STAGE_SUSPENDING "suspending"
-#define STAGE_COMMITTING "committing"
+#define STATE_DIR (xm_driver->cfg->state_dir)
 
 gboolean
 xm_migrate_outrec_stage(XmMigrationOutStage stage, gpointer user_data,
                         GError **error)
 {
     const uint8_t *uuid = user_data;
-    g_autofree char *dir = xm_migrate_record_dir(OUTGOING_DIR);
-    g_autofree char *file = xm_migrate_record_path(OUTGOING_DIR, uuid);
-    g_autofree char *text = g_strconcat(stage == XM_MIGRATION_OUT_COMMITTING ?
-                                        STAGE_COMMITTING : STAGE_SUSPENDING,
-                                        "\n", NULL);
-    g_autoptr(GError) err = NULL;
+    const char *text = stage == XM_MIGRATION_OUT_COMMITTING ? XM_OUTREC_COMMITTING "\n"
+                                                            : XM_OUTREC_SUSPENDING "\n";
 
-    if (g_mkdir_with_parents(dir, 0700) < 0)
-        return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
-                                  _("cannot record the outgoing migration in '%s'"), dir);
-    /* renamed and synced: a crash leaves the old stage or the new one */
-    if (!g_file_set_contents_full(file, text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
-                                  0600, &err)) {
-        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
-                    _("cannot record the outgoing migration: %s"), err->message);
+    if (!xm_migrate_recfile_write(STATE_DIR, XM_MIGRATE_RECORD_OUTGOING, uuid, text,
+                                  error)) {
+        g_prefix_error(error, _("cannot record the outgoing migration: "));
         return FALSE;
     }
     return TRUE;
@@ -55,28 +41,18 @@ xm_migrate_outrec_stage(XmMigrationOutStage stage, gpointer user_data,
 void
 xm_migrate_outrec_clear(const uint8_t *uuid)
 {
-    g_autofree char *path = xm_migrate_record_path(OUTGOING_DIR, uuid);
-
-    if (g_unlink(path) < 0 && errno != ENOENT)
-        g_warning("cannot remove %s: %s", path, g_strerror(errno));
+    xm_migrate_recfile_remove(STATE_DIR, XM_MIGRATE_RECORD_OUTGOING, uuid);
 }
 
-/* @dom (locked, active) was left by a migration killed before its
- * completion record: give the guest back to it. */
+/* @dom (locked, active, suspended per the backend) was left by a
+ * migration killed before its completion record: give the guest back to
+ * it. */
 static void
-resume_one(XmDomObj *dom)
+resume_one(XmDomObj *dom, int domid)
 {
     g_autoptr(GError) err = NULL;
-    int domid = g_atomic_int_get(&dom->domid);
     XmDomainInfo info;
 
-    if (!xm_ops()->info(xm_driver->backend, domid, &info, &err)) {
-        g_warning("domain %s: cannot check whether an interrupted migration left it suspended: %s",
-                  dom->name, err->message);
-        return;
-    }
-    if (info.state != XM_DOMSTATE_PAUSED)
-        return;         /* killed before the backend suspended it */
     if (!xm_ops()->resume(xm_driver->backend, domid, &err)) {
         g_warning("domain %s: cannot resume it after an interrupted outgoing migration: %s",
                   dom->name, err->message);
@@ -98,32 +74,46 @@ resume_one(XmDomObj *dom)
 }
 
 static void
-recover_one(const char *path, const uint8_t *uuid)
+recover_one(const uint8_t *uuid, const char *text, gpointer user_data)
 {
-    g_autofree char *text = NULL;
+    g_autoptr(GError) err = NULL;
+    gboolean active, paused = FALSE;
+    XmDomainInfo info;
     XmDomObj *dom;
+    int domid;
 
-    if (!g_file_get_contents(path, &text, NULL, NULL))
+    if (!uuid)
         return;
-    g_strstrip(text);
     dom = xm_dom_find_uuid(uuid);
     if (!dom) {
         virResetLastError();
-        return;
+        return;         /* gone: nothing to undo */
     }
-    if (xm_dom_is_active(dom)) {
-        if (g_str_equal(text, STAGE_COMMITTING)) {
-            /* the destination may run it: never resume it here unasked */
-            g_warning("domain %s: libvirtd stopped while sending the completion record of its outgoing migration; "
-                      "it stays paused here: check whether the destination runs it, and resume it here only if not",
-                      dom->name);
-            if (dom->state == XM_DOMSTATE_PAUSED) {
-                dom->reason = VIR_DOMAIN_PAUSED_MIGRATION;
-                xm_dom_save_status(dom, NULL);
-            }
-        } else {
-            resume_one(dom);
-        }
+    active = xm_dom_is_active(dom);
+    domid = g_atomic_int_get(&dom->domid);
+    if (active) {
+        if (xm_ops()->info(xm_driver->backend, domid, &info, &err))
+            paused = info.state == XM_DOMSTATE_PAUSED;
+        else
+            g_warning("domain %s: cannot check whether an interrupted migration left it suspended: %s",
+                      dom->name, err->message);
+    }
+    switch (xm_outrec_decide(text, active, paused)) {
+    case XM_OUTREC_FORGET:
+        break;
+    case XM_OUTREC_RESUME:
+        resume_one(dom, domid);
+        break;
+    case XM_OUTREC_LEAVE_PAUSED:
+        /* the destination may run it: never resume it here unasked */
+        g_warning("domain %s: libvirtd stopped while sending the completion record of its outgoing migration; "
+                  "its outcome is unknown here and it stays paused: check whether the destination runs it, "
+                  "and resume it here (virsh resume) only if not",
+                  dom->name);
+        dom->state = XM_DOMSTATE_PAUSED;
+        dom->reason = VIR_DOMAIN_PAUSED_MIGRATION;
+        xm_dom_save_status(dom, NULL);
+        break;
     }
     xm_dom_release(dom);
 }
@@ -131,18 +121,5 @@ recover_one(const char *path, const uint8_t *uuid)
 void
 xm_migrate_outrec_recover(void)
 {
-    g_autofree char *dir = xm_migrate_record_dir(OUTGOING_DIR);
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    if (!d)
-        return;
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(dir, name, NULL);
-        uint8_t uuid[16];
-
-        if (xm_uuid_parse(name, uuid))
-            recover_one(path, uuid);
-        g_unlink(path);
-    }
+    xm_migrate_recfile_drain(STATE_DIR, XM_MIGRATE_RECORD_OUTGOING, recover_one, NULL);
 }

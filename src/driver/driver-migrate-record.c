@@ -23,62 +23,22 @@
 
 #include "driver-migrate.h"
 
-#define INCOMING_DIR "migrate-in"
-
-char *
-xm_migrate_record_dir(const char *kind)
-{
-    return g_build_filename(xm_driver->cfg->state_dir, kind, NULL);
-}
-
-char *
-xm_migrate_record_path(const char *kind, const uint8_t *uuid)
-{
-    g_autofree char *dir = xm_migrate_record_dir(kind);
-    char s[37];
-
-    xm_uuid_format(uuid, s);
-    return g_build_filename(dir, s, NULL);
-}
-
-static char *
-record_dir(void)
-{
-    return xm_migrate_record_dir(INCOMING_DIR);
-}
-
-static char *
-record_path(const uint8_t *uuid)
-{
-    return xm_migrate_record_path(INCOMING_DIR, uuid);
-}
+#define STATE_DIR (xm_driver->cfg->state_dir)
 
 gboolean
 xm_migrate_record_image(const uint8_t *uuid, const char *path, guint64 dev,
                         guint64 ino, GError **error)
 {
-    g_autofree char *dir = record_dir();
-    g_autofree char *file = record_path(uuid);
-    g_autofree char *old = NULL;
+    g_autofree char *old = xm_migrate_recfile_read(STATE_DIR, XM_MIGRATE_RECORD_INCOMING,
+                                                   uuid);
     g_autofree char *text = NULL;
-    g_autoptr(GError) err = NULL;
-    gsize len = 0;
 
-    if (!g_file_get_contents(file, &old, &len, NULL))
-        old = NULL, len = 0;
-    text = g_strdup_printf("%.*s%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %s\n",
-                           (int) len, old ? old : "", dev, ino, path);
-    if (g_mkdir_with_parents(dir, 0700) < 0)
-        return xm_set_error_errno(error, errno, XM_ERR_OPERATION_FAILED,
-                                  _("cannot record the images of an incoming migration in '%s'"),
-                                  dir);
-    /* written through a renamed, synced copy: a crash leaves the old
-     * record or the new one, never half of it */
-    if (!g_file_set_contents_full(file, text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
-                                  0600, &err)) {
-        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_FAILED,
-                    _("cannot record the image '%s' of an incoming migration: %s"),
-                    path, err->message);
+    text = g_strdup_printf("%s%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %s\n",
+                           old ? old : "", dev, ino, path);
+    if (!xm_migrate_recfile_write(STATE_DIR, XM_MIGRATE_RECORD_INCOMING, uuid, text,
+                                  error)) {
+        g_prefix_error(error, _("cannot record the image '%s' of an incoming migration: "),
+                       path);
         return FALSE;
     }
     return TRUE;
@@ -87,20 +47,30 @@ xm_migrate_record_image(const uint8_t *uuid, const char *path, guint64 dev,
 void
 xm_migrate_record_clear(const uint8_t *uuid)
 {
-    g_autofree char *path = record_path(uuid);
-
-    if (g_unlink(path) < 0 && errno != ENOENT)
-        g_warning("cannot remove %s: %s", path, g_strerror(errno));
+    xm_migrate_recfile_remove(STATE_DIR, XM_MIGRATE_RECORD_INCOMING, uuid);
 }
 
-/* Removes the images one record lists, if they are still the same files. */
+/* Removes the images one record lists, if they are still the same files
+ * and no active domain has the migration's UUID. */
 static void
-recover_one(const char *path)
+recover_one(const uint8_t *uuid, const char *text, gpointer user_data)
 {
-    g_autofree char *text = NULL;
     g_auto(GStrv) lines = NULL;
 
-    if (!g_file_get_contents(path, &text, NULL, NULL))
+    if (uuid) {
+        XmDomObj *dom = xm_dom_find_uuid(uuid);
+        gboolean in_use = FALSE;
+
+        if (dom) {
+            in_use = xm_dom_is_active(dom);
+            xm_dom_release(dom);
+        } else {
+            virResetLastError();
+        }
+        if (in_use)
+            return;
+    }
+    if (!text)
         return;
     lines = g_strsplit(text, "\n", -1);
     for (guint i = 0; lines[i]; i++) {
@@ -132,29 +102,5 @@ recover_one(const char *path)
 void
 xm_migrate_recover(void)
 {
-    g_autofree char *dir = record_dir();
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    if (!d)
-        return;
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(dir, name, NULL);
-        uint8_t uuid[16];
-        XmDomObj *dom;
-        gboolean in_use = FALSE;
-
-        if (xm_uuid_parse(name, uuid)) {
-            dom = xm_dom_find_uuid(uuid);
-            if (dom) {
-                in_use = xm_dom_is_active(dom);
-                xm_dom_release(dom);
-            } else {
-                virResetLastError();
-            }
-        }
-        if (!in_use)
-            recover_one(path);
-        g_unlink(path);
-    }
+    xm_migrate_recfile_drain(STATE_DIR, XM_MIGRATE_RECORD_INCOMING, recover_one, NULL);
 }

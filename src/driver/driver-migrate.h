@@ -12,6 +12,7 @@
 #include <xenmig/migration.h>
 
 #include "driver.h"
+#include "driver-migrate-recfile.h"
 
 /* Flags the entry points accept (anything else: VIR_ERR_INVALID_ARG). */
 #define XM_MIGRATE_FLAGS \
@@ -129,9 +130,6 @@ void xm_migrate_record_clear(const uint8_t *uuid);
 /* At start-up: removes the images of incoming migrations a killed libvirtd
  * left behind. */
 void xm_migrate_recover(void);
-/* <state_dir>/@kind and its file for migration @uuid. */
-char *xm_migrate_record_dir(const char *kind);
-char *xm_migrate_record_path(const char *kind, const uint8_t *uuid);
 
 /* ---- the stage an outgoing migration reached (driver-migrate-outrec.c) ---- */
 
