@@ -265,7 +265,11 @@ scan_chunk(XmWorker *w, const ScanPass *sp, guint64 off, guint64 len,
     c = xm_chunk_new(job, off, len, FALSE);
     hole = xm_mirror_range_is_hole(w, off, len);
     if (!hole) {
-        view = xm_mirror_source_view(job, off, len);
+        /* A pass that sends everything reads every byte into the buffer
+         * anyway: looking at it through the mapping first would only add
+         * the cost of mapping and unmapping (a TLB shootdown per chunk). */
+        if (sp->kind != SCAN_SEND_ALL)
+            view = xm_mirror_source_view(job, off, len);
         if (!view) {
             xm_chunk_alloc_buf(c);
             if (!xm_mirror_read_source(job, c->buf, len, off, error))
