@@ -134,6 +134,11 @@ lx_info(XmBackend *backend, int domid, XmDomainInfo *info, GError **error)
     memcpy(info->uuid, libxl_uuid_bytearray(&di.uuid), 16);
     if (di.shutdown && di.shutdown_reason == LIBXL_SHUTDOWN_REASON_CRASH)
         info->state = XM_DOMSTATE_CRASHED;
+    else if (di.shutdown && di.shutdown_reason == LIBXL_SHUTDOWN_REASON_SUSPEND && !di.dying)
+        /* stopped by a save or a migration's memory stream, intact until
+         * resumed or destroyed: not a guest shutting down (a restarted
+         * libvirtd would clean it away) */
+        info->state = XM_DOMSTATE_PAUSED;
     else if (di.shutdown || di.dying)
         info->state = XM_DOMSTATE_SHUTDOWN;
     else if (di.paused)
@@ -296,6 +301,17 @@ lx_pause(XmBackend *backend, int domid, GError **error)
 static gboolean
 lx_unpause(XmBackend *backend, int domid, GError **error)
 {
+    g_auto(libxl_dominfo) di;
+
+    /* unpausing a suspended domain "succeeds" and leaves the guest
+     * stopped: say it needs resume() */
+    libxl_dominfo_init(&di);
+    if (libxl_domain_info(lb_of(backend)->ctx, &di, domid) == 0 && di.shutdown &&
+        di.shutdown_reason == LIBXL_SHUTDOWN_REASON_SUSPEND) {
+        g_set_error(error, XM_ERROR, XM_ERR_OPERATION_INVALID,
+                    _("domain %d is suspended (by a save or a migration), not paused"), domid);
+        return FALSE;
+    }
     return simple_op(backend, domid, libxl_domain_unpause, _("unpausing"), error);
 }
 
