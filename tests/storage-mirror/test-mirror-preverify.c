@@ -401,8 +401,13 @@ test_sparse_writer(Fixture *f, gconstpointer data)
                    G_GUINT64_FORMAT " KiB", f->size / MiB, chunks, t0 / 1000,
                    rs / 1024, rd / 1024);
     g_assert_cmpuint(chunks, ==, 4);
-    g_assert_cmpuint(rd, <=, chunks * CHUNK);
-    g_assert_cmpuint(rs, <=, chunks * CHUNK);
+    /* a sweep may have a chunk in flight on each of the job's 4
+     * connections when "before" is taken; those reads end inside
+     * complete() (seen under ASan: 8 chunks of the destination). Either
+     * way far less than the whole image (160 chunks by default) is read
+     * again. */
+    g_assert_cmpuint(rd, <=, (chunks + 4) * CHUNK);
+    g_assert_cmpuint(rs, <=, (chunks + 4) * CHUNK);
     g_assert_cmpuint(after.verified, ==, f->size);
 }
 
